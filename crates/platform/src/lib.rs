@@ -1,0 +1,16 @@
+//! What every service shares: typed settings, JSON logs, HTTP plumbing (error body,
+//! request ids, metrics, health), graceful shutdown and access-token verification.
+//!
+//! Nothing here knows about a particular service's domain.
+
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod rate_limit;
+pub mod request;
+pub mod server;
+pub mod settings;
+pub mod telemetry;
+pub mod token;
+
+pub use error::HttpError;
