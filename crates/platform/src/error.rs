@@ -187,6 +187,7 @@ pub fn query_config() -> web::QueryConfig {
 }
 
 /// The default service: unknown routes get a JSON 404.
-pub async fn route_not_found() -> HttpError {
-    HttpError::not_found("No such route.")
+#[allow(clippy::unused_async)] // actix handlers are async
+pub async fn route_not_found() -> HttpResponse {
+    HttpError::not_found("No such route.").error_response()
 }

@@ -27,6 +27,21 @@ impl RateLimiter {
         self.hit_at(key, Instant::now())
     }
 
+    /// Whether `key` has spent its window, without counting a hit.
+    pub fn exhausted(&self, key: &str) -> Option<Duration> {
+        self.exhausted_at(key, Instant::now())
+    }
+
+    pub fn exhausted_at(&self, key: &str, now: Instant) -> Option<Duration> {
+        let windows = match self.windows.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (start, count) = windows.get(key)?;
+        let elapsed = now.duration_since(*start);
+        (elapsed < self.window && *count >= self.limit).then(|| self.window.saturating_sub(elapsed))
+    }
+
     pub fn hit_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let mut windows = match self.windows.lock() {
             Ok(guard) => guard,
@@ -62,7 +77,12 @@ mod tests {
             .hit_at("a", t0 + Duration::from_secs(3))
             .unwrap_err();
         assert_eq!(retry, Duration::from_secs(7));
+        assert_eq!(
+            limiter.exhausted_at("a", t0 + Duration::from_secs(3)),
+            Some(retry)
+        );
         assert!(limiter.hit_at("b", t0).is_ok(), "keys are independent");
+        assert_eq!(limiter.exhausted_at("b", t0), None);
         assert!(limiter.hit_at("a", t0 + Duration::from_secs(10)).is_ok());
     }
 }

@@ -67,6 +67,7 @@ impl TraceContext {
     }
 
     /// A child context for a call this service makes: same trace, new span id.
+    #[must_use]
     pub fn child(&self) -> Self {
         let span = uuid::Uuid::new_v4().simple().to_string();
         Self {

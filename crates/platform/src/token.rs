@@ -119,7 +119,7 @@ fn validation() -> Validation {
 fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl TokenVerifier {
@@ -160,12 +160,11 @@ impl TokenVerifier {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
-        let claims = match self.decode_with(&kid, token) {
-            Some(result) => result?,
-            None => {
-                self.refresh_for(&kid).await?;
-                self.decode_with(&kid, token).ok_or(TokenError::Invalid)??
-            }
+        let claims = if let Some(result) = self.decode_with(&kid, token) {
+            result?
+        } else {
+            self.refresh_for(&kid).await?;
+            self.decode_with(&kid, token).ok_or(TokenError::Invalid)??
         };
         self.remember(fingerprint, &claims);
         Ok(claims)
@@ -211,14 +210,11 @@ impl TokenVerifier {
     }
 
     fn has_key(&self, kid: &str) -> bool {
-        self.keys
-            .read()
-            .map(|k| k.contains_key(kid))
-            .unwrap_or(false)
+        self.keys.read().is_ok_and(|k| k.contains_key(kid))
     }
 
     fn is_empty(&self) -> bool {
-        self.keys.read().map(|k| k.is_empty()).unwrap_or(true)
+        self.keys.read().map_or(true, |k| k.is_empty())
     }
 
     fn cached(&self, fingerprint: &[u8; 32]) -> Option<AccessClaims> {
