@@ -30,8 +30,19 @@ pub enum ApiError {
     NotFound(&'static str, &'static str),
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error("password checks are saturated")]
+    Busy,
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<crate::passwords::HashError> for ApiError {
+    fn from(err: crate::passwords::HashError) -> Self {
+        match err {
+            crate::passwords::HashError::Busy => ApiError::Busy,
+            crate::passwords::HashError::Failed(cause) => ApiError::Internal(cause),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -86,6 +97,12 @@ impl ApiError {
                 HttpError::new(StatusCode::NOT_FOUND, *code, *message)
             }
             ApiError::Token(err) => err.clone().into(),
+            ApiError::Busy => HttpError {
+                retry_after: Some(1),
+                ..HttpError::service_unavailable(
+                    "Sign-in is busy right now; try again in a moment.",
+                )
+            },
             ApiError::Internal(cause) => HttpError::internal(cause),
         }
     }

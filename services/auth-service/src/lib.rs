@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod keys;
+pub mod passwords;
 mod routes;
 pub mod settings;
 pub mod startup;

@@ -112,6 +112,10 @@ pub struct SecuritySettings {
     pub login_failures_per_ip: u32,
     /// Trust the rightmost `X-Forwarded-For` entry (set behind the gateway).
     pub trust_forwarded_for: bool,
+    /// bcrypt runs at most this many at once; 0 means one per core.
+    pub hashing_concurrency: usize,
+    /// A login waiting longer than this for a hashing slot gets 503.
+    pub hashing_queue_timeout_ms: u64,
 }
 
 impl Default for SecuritySettings {
@@ -122,6 +126,8 @@ impl Default for SecuritySettings {
             login_lockout_secs: 15 * 60,
             login_failures_per_ip: 100,
             trust_forwarded_for: false,
+            hashing_concurrency: 0,
+            hashing_queue_timeout_ms: 5_000,
         }
     }
 }

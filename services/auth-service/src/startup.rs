@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::events::PgOutbox;
 use crate::keys::SigningKeys;
+use crate::passwords::PasswordHasher;
 use crate::settings::{SecuritySettings, Settings};
 use crate::store::Store;
 use crate::tokens::TokenIssuer;
@@ -30,11 +31,9 @@ pub struct AppState {
     pub store: Store,
     pub issuer: TokenIssuer,
     pub clock: Clock,
-    pub bcrypt_cost: u32,
+    pub passwords: PasswordHasher,
     pub security: SecuritySettings,
     pub ip_login_failures: RateLimiter,
-    /// A hash of no one's password, checked when an email has no account.
-    pub dummy_password_hash: String,
     /// Wakes the outbox relay after a commit that queued an event.
     pub outbox_wake: Arc<Notify>,
 }
@@ -50,8 +49,8 @@ pub enum StartupError {
         address: String,
         source: std::io::Error,
     },
-    #[error("password hashing: {0}")]
-    Hash(String),
+    #[error(transparent)]
+    Hash(#[from] crate::passwords::HashError),
 }
 
 pub struct Application {
@@ -105,13 +104,18 @@ impl Application {
         let verifier = web::Data::new(TokenVerifier::with_keys(&keys.jwks));
         let clock = Clock::default();
 
-        let bcrypt_cost = settings.security.bcrypt_cost;
-        let dummy_password_hash = tokio::task::spawn_blocking(move || {
-            bcrypt::hash(uuid::Uuid::new_v4().to_string(), bcrypt_cost)
-        })
-        .await
-        .map_err(|e| StartupError::Hash(e.to_string()))?
-        .map_err(|e| StartupError::Hash(e.to_string()))?;
+        let security = &settings.security;
+        let concurrency = if security.hashing_concurrency == 0 {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        } else {
+            security.hashing_concurrency
+        };
+        let passwords = PasswordHasher::new(
+            security.bcrypt_cost,
+            concurrency,
+            Duration::from_millis(security.hashing_queue_timeout_ms),
+        )
+        .await?;
 
         let publisher = Arc::new(Publisher::new(
             BrokerConfig::new(settings.events.amqp_url.clone())
@@ -140,13 +144,12 @@ impl Application {
                 settings.jwt.refresh_token_ttl_days,
             ),
             clock: clock.clone(),
-            bcrypt_cost,
+            passwords,
             security: settings.security.clone(),
             ip_login_failures: RateLimiter::new(
                 settings.security.login_failures_per_ip,
                 Duration::from_secs(settings.security.login_lockout_secs),
             ),
-            dummy_password_hash,
             outbox_wake,
         });
         let readiness = web::Data::new(

@@ -93,21 +93,6 @@ fn validate_signup(body: SignupRequest) -> Result<ValidSignup, ApiError> {
     })
 }
 
-/// Hashing costs ~250 ms at cost 12: it runs on the blocking pool, never on the
-/// threads that serve requests.
-async fn hash_password(password: Password, cost: u32) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || bcrypt::hash(password.expose(), cost))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}
-
-async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .map_err(ApiError::internal)
-}
-
 fn session_response(
     state: &AppState,
     user: &UserRecord,
@@ -149,7 +134,7 @@ pub async fn signup(
     {
         return Err(ApiError::EmailTaken);
     }
-    let password_hash = hash_password(signup.password, state.bcrypt_cost).await?;
+    let password_hash = state.passwords.hash(signup.password).await?;
     let now = state.clock.now();
     let user_id = Uuid::now_v7();
     let refresh = state.issuer.refresh_token(now);
@@ -237,13 +222,8 @@ pub async fn login(
     }
 
     let user = state.store.find_user_by_email(email.normalized()).await?;
-    // Without an account, check against a dummy hash anyway so the answer takes as
-    // long as for a real account with a wrong password.
-    let hash = user.as_ref().map_or_else(
-        || state.dummy_password_hash.clone(),
-        |u| u.password_hash.clone(),
-    );
-    let password_ok = verify_password(password, hash).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let password_ok = state.passwords.verify(password, hash).await?;
     let Some(user) = user.filter(|_| password_ok) else {
         state
             .store

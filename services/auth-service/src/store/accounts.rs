@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::outbox::{insert_event, OutboxEvent};
-use super::schema::{assignments, doctor_profiles, users};
+use super::schema::{doctor_profiles, users};
 use super::sessions::{insert_session, NewSession};
 use super::{Store, StoreError};
 use crate::domain::Role;
@@ -255,50 +255,67 @@ pub(super) async fn find_doctor(
     }))
 }
 
+/// One row: the user, their specialization (doctors) and their current doctor
+/// (patients). One round trip, because `/users/me` is the hottest read there is.
+#[derive(diesel::QueryableByName)]
+struct ProfileRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    email: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    role: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    timezone: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    specialization: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    doctor_id: Option<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    doctor_name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    doctor_specialization: Option<String>,
+}
+
+const PROFILE_QUERY: &str = "\
+    SELECT u.id, u.email, u.name, u.role, u.timezone, p.specialization, \
+           d.id AS doctor_id, d.name AS doctor_name, dp.specialization AS doctor_specialization \
+    FROM users u \
+    LEFT JOIN doctor_profiles p ON p.user_id = u.id \
+    LEFT JOIN assignments a ON a.patient_id = u.id AND a.ended_at IS NULL \
+    LEFT JOIN users d ON d.id = a.doctor_id \
+    LEFT JOIN doctor_profiles dp ON dp.user_id = d.id \
+    WHERE u.id = $1";
+
 async fn load_profile(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
 ) -> Result<Option<UserProfile>, StoreError> {
-    let row: Option<(Uuid, String, String, String, String, Option<String>)> = users::table
-        .left_join(doctor_profiles::table)
-        .filter(users::id.eq(user_id))
-        .select((
-            users::id,
-            users::email,
-            users::name,
-            users::role,
-            users::timezone,
-            doctor_profiles::specialization.nullable(),
-        ))
-        .first(conn)
+    let row: Option<ProfileRow> = diesel::sql_query(PROFILE_QUERY)
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .get_result(conn)
         .await
         .optional()?;
-    let Some((id, email, name, role, timezone, specialization)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let role = parse_role(&role)?;
-    let doctor = if role == Role::Patient {
-        let current: Option<Uuid> = assignments::table
-            .filter(assignments::patient_id.eq(user_id))
-            .filter(assignments::ended_at.is_null())
-            .select(assignments::doctor_id)
-            .first(conn)
-            .await
-            .optional()?;
-        match current {
-            Some(doctor_id) => find_doctor(conn, doctor_id).await?,
-            None => None,
-        }
-    } else {
-        None
+    let doctor = match (row.doctor_id, row.doctor_name, row.doctor_specialization) {
+        (Some(id), Some(name), Some(specialization)) => Some(DoctorSummary {
+            id,
+            name,
+            specialization,
+        }),
+        _ => None,
     };
     Ok(Some(UserProfile {
-        id,
-        email,
-        name,
-        role,
-        timezone,
-        specialization,
+        id: row.id,
+        email: row.email,
+        name: row.name,
+        role: parse_role(&row.role)?,
+        timezone: row.timezone,
+        specialization: row.specialization,
         doctor,
     }))
 }

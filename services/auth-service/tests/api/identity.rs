@@ -391,3 +391,28 @@ async fn expired_forged_unsigned_and_foreign_tokens_are_refused() {
         "missing_token"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_burst_beyond_the_hashing_slots_gets_503_not_a_stall() {
+    let app = spawn_app_with(|s| {
+        s.security.bcrypt_cost = 8;
+        s.security.hashing_concurrency = 1;
+        s.security.hashing_queue_timeout_ms = 0;
+    })
+    .await;
+    let email = unique_email("burst");
+    app.signup_patient(&email).await;
+    let logins = (0..8).map(|_| app.login(&email, PASSWORD));
+    let responses = futures_util::future::join_all(logins).await;
+    let statuses: Vec<StatusCode> = responses.iter().map(reqwest::Response::status).collect();
+    assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
+    let busy = responses
+        .into_iter()
+        .find(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .expect("some logins found every hashing slot taken");
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert_eq!(
+        error_code(busy, StatusCode::SERVICE_UNAVAILABLE).await,
+        "service_unavailable"
+    );
+}
