@@ -15,7 +15,7 @@
 #     VAR=VALUE  any other default; "{root}" stands for the repository's folder
 # Every variable is a default: one already set in the caller's environment wins.
 SERVICES=(
-  "auth-service      8081  AUTH      db=hospital_auth events jwt-signer routed=AUTH"
+  "auth-service      8081  AUTH      db=hospital_auth events jwt-signer routed=AUTH AUTH__SECURITY__TRUST_FORWARDED_FOR=true"
   "gateway           8080  GATEWAY   jwks"
   # "notes-service     8082  NOTES     db=hospital_notes events jwks routed=NOTES"
   # "reminder-service  8083  REMINDER  events jwks routed=REMINDER"
