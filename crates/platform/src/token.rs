@@ -106,7 +106,9 @@ pub struct TokenVerifier {
 const VERIFIED_CACHE_MAX: usize = 100_000;
 /// An unknown key id refetches the JWKS at most this often, so forged kids cannot
 /// turn into a flood of requests to auth-service.
-const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+/// A failed fetch is retried no sooner either, so an unreachable auth-service costs
+/// one waiting request per interval, not every request.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 
 fn validation() -> Validation {
     let mut validation = Validation::new(ALGORITHM);
@@ -195,11 +197,17 @@ impl TokenVerifier {
         if self.has_key(kid) {
             return Ok(());
         }
-        if last_refresh.is_some_and(|at| at.elapsed() < MIN_REFRESH_INTERVAL) && !self.is_empty() {
-            return Err(TokenError::Invalid);
+        if last_refresh.is_some_and(|at| at.elapsed() < MIN_REFRESH_INTERVAL) {
+            // Fetched (or tried) moments ago: an unknown kid is not worth another
+            // round trip, and an unreachable JWKS must not make every request wait.
+            return Err(if self.is_empty() {
+                TokenError::KeysUnavailable("the JWKS was unreachable moments ago".into())
+            } else {
+                TokenError::Invalid
+            });
         }
-        let jwks = fetch_jwks(client, url).await?;
         *last_refresh = Some(Instant::now());
+        let jwks = fetch_jwks(client, url).await?;
         let fetched = decoding_keys(&jwks);
         let mut keys = match self.keys.write() {
             Ok(keys) => keys,
@@ -380,6 +388,33 @@ mod tests {
         );
         assert_eq!(verifier.verify(&none).await, Err(TokenError::Invalid));
         assert_eq!(verifier.verify("garbage").await, Err(TokenError::Invalid));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_jwks_fails_fast_after_the_first_try() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let verifier = TokenVerifier::remote(
+            format!("http://127.0.0.1:{port}/jwks"),
+            reqwest::Client::new(),
+        );
+        let key = test_key("k1");
+        let token = sign(&key, "k1", &claims(60));
+        assert!(matches!(
+            verifier.verify(&token).await,
+            Err(TokenError::KeysUnavailable(_))
+        ));
+        let started = Instant::now();
+        assert!(matches!(
+            verifier.verify(&token).await,
+            Err(TokenError::KeysUnavailable(_))
+        ));
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "no second wait"
+        );
     }
 
     proptest::proptest! {
