@@ -28,10 +28,10 @@ down: ## Stop the services `make up` started, and the servers it started
 bootstrap: ## Install/start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when missing
 	@deploy/local/bootstrap.sh
 
-test: bootstrap ## Run every test of the workspace (nextest when installed)
+test: bootstrap ## Run every test of the workspace (doc tests, then nextest when installed)
 	@if cargo nextest --version >/dev/null 2>&1; then \
+		cargo test --workspace --doc --quiet; \
 		cargo nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE); \
-		cargo test --workspace --doc; \
 	else \
 		echo "cargo-nextest is not installed: running cargo test (cargo install cargo-nextest --locked)"; \
 		cargo test --workspace --no-fail-fast; \
