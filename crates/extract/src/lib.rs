@@ -1,0 +1,1 @@
+//! The offline extractor (work in progress).
