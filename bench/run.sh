@@ -314,11 +314,13 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- services crates 2>/dev/null) ]];
   commit="$commit+changes"
 fi
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+# The caller's service settings, so an experiment's figures say what they measured.
+overrides=$(env | grep -E '^(AUTH|GATEWAY)__' | grep -v 'PRIVATE_KEY_PEM' | sort | paste -sd' ' - || true)
+meta=(--meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "commit=$commit"
+  --meta "bcrypt_cost=$BCRYPT_COST" --meta "cores=$(nproc)" --meta "cpu=${cpu:-unknown}"
+  --meta "load_average_after=$(cut -d' ' -f1-3 /proc/loadavg)")
+if [[ -n $overrides ]]; then meta+=(--meta "settings=$overrides"); fi
 echo
-"$BENCH" report --out "$RESULTS_DIR/latest.json" \
-  --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "commit=$commit" \
-  --meta "bcrypt_cost=$BCRYPT_COST" --meta "cores=$(nproc)" --meta "cpu=${cpu:-unknown}" \
-  --meta "load_average_after=$(cut -d' ' -f1-3 /proc/loadavg)" \
-  "${SCENARIOS[@]}"
+"$BENCH" report --out "$RESULTS_DIR/latest.json" "${meta[@]}" "${SCENARIOS[@]}"
 cp "$RESULTS_DIR/latest.json" "$RESULTS_DIR/bcrypt-$BCRYPT_COST.json"
 FAILED=0
