@@ -3,6 +3,7 @@
 //! through a transactional outbox.
 
 pub mod clock;
+pub mod doctor_directory;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -13,6 +13,7 @@ pub struct Settings {
     pub events: EventSettings,
     pub jwt: JwtSettings,
     pub security: SecuritySettings,
+    pub cache: CacheSettings,
 }
 
 impl Default for Settings {
@@ -23,6 +24,7 @@ impl Default for Settings {
             events: EventSettings::default(),
             jwt: JwtSettings::default(),
             security: SecuritySettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -128,6 +130,22 @@ impl Default for SecuritySettings {
             trust_forwarded_for: false,
             hashing_concurrency: 0,
             hashing_queue_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CacheSettings {
+    /// How long a page of the doctor list is served from memory; 0 turns it off.
+    /// A doctor who signs up at another replica appears after at most this long.
+    pub doctor_list_ttl_ms: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            doctor_list_ttl_ms: 2_000,
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
+use crate::doctor_directory::DoctorDirectory;
 use crate::events::PgOutbox;
 use crate::keys::SigningKeys;
 use crate::passwords::PasswordHasher;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub security: SecuritySettings,
     pub ip_login_failures: RateLimiter,
+    pub doctor_directory: DoctorDirectory,
     /// Wakes the outbox relay after a commit that queued an event.
     pub outbox_wake: Arc<Notify>,
 }
@@ -150,6 +152,9 @@ impl Application {
                 settings.security.login_failures_per_ip,
                 Duration::from_secs(settings.security.login_lockout_secs),
             ),
+            doctor_directory: DoctorDirectory::new(Duration::from_millis(
+                settings.cache.doctor_list_ttl_ms,
+            )),
             outbox_wake,
         });
         let readiness = web::Data::new(

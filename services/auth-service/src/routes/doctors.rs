@@ -1,5 +1,7 @@
 //! Finding a doctor, choosing one, and a doctor's patients.
 
+use std::sync::Arc;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use hospital_platform::token::Authenticated;
@@ -67,6 +69,12 @@ fn paginate<T>(
     }
 }
 
+fn json_body(body: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.to_owned())
+}
+
 #[tracing::instrument(name = "list_doctors", skip_all)]
 pub async fn list(
     _user: Authenticated,
@@ -86,12 +94,20 @@ pub async fn list(
             "specialization: is longer than 100 characters".into(),
         ));
     }
+    let key = (specialization.map(str::to_lowercase), after, limit);
+    if let Some(body) = state.doctor_directory.get(&key) {
+        return Ok(json_body(&body));
+    }
     let rows = state
         .store
         .list_doctors(specialization, after, limit + 1)
         .await?;
     let (items, next_cursor) = paginate(rows, limit, |d| d.id);
-    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
+    let body: Arc<str> = serde_json::to_string(&Page { items, next_cursor })
+        .map_err(ApiError::internal)?
+        .into();
+    state.doctor_directory.put(key, Arc::clone(&body));
+    Ok(json_body(&body))
 }
 
 #[tracing::instrument(name = "select_doctor", skip_all, fields(user_id = %user.0.sub))]

@@ -167,6 +167,9 @@ pub async fn signup(
         )
         .await?;
     state.outbox_wake.notify_one();
+    if user.role == Role::Doctor {
+        state.doctor_directory.invalidate();
+    }
     tracing::info!(user_id = %user.id, role = user.role.as_str(), "user signed up");
     Ok(HttpResponse::Created()
         .content_type("application/json")

@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::outbox::{insert_event, OutboxEvent};
-use super::schema::{doctor_profiles, users};
+use super::schema::{assignments, doctor_profiles, users};
 use super::sessions::{insert_session, NewSession};
 use super::{Store, StoreError};
 use crate::domain::Role;
@@ -255,53 +255,62 @@ pub(super) async fn find_doctor(
     }))
 }
 
-/// One row: the user, their specialization (doctors) and their current doctor
-/// (patients). One round trip, because `/users/me` is the hottest read there is.
-#[derive(diesel::QueryableByName)]
-struct ProfileRow {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    email: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    name: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    role: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    timezone: String,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    specialization: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
-    doctor_id: Option<Uuid>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    doctor_name: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    doctor_specialization: Option<String>,
-}
-
-const PROFILE_QUERY: &str = "\
-    SELECT u.id, u.email, u.name, u.role, u.timezone, p.specialization, \
-           d.id AS doctor_id, d.name AS doctor_name, dp.specialization AS doctor_specialization \
-    FROM users u \
-    LEFT JOIN doctor_profiles p ON p.user_id = u.id \
-    LEFT JOIN assignments a ON a.patient_id = u.id AND a.ended_at IS NULL \
-    LEFT JOIN users d ON d.id = a.doctor_id \
-    LEFT JOIN doctor_profiles dp ON dp.user_id = d.id \
-    WHERE u.id = $1";
-
+/// The user, their specialization (doctors) and their current doctor (patients), in
+/// one round trip: `/users/me` is the hottest read there is. Built with the query
+/// builder so diesel keeps it as a prepared statement.
 async fn load_profile(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
 ) -> Result<Option<UserProfile>, StoreError> {
-    let row: Option<ProfileRow> = diesel::sql_query(PROFILE_QUERY)
-        .bind::<diesel::sql_types::Uuid, _>(user_id)
-        .get_result(conn)
+    let (doctor, doctor_profile) = diesel::alias!(
+        users as current_doctor,
+        doctor_profiles as current_doctor_profile
+    );
+    let row: Option<ProfileRow> = users::table
+        .left_join(doctor_profiles::table)
+        .left_join(
+            assignments::table.on(assignments::patient_id
+                .eq(users::id)
+                .and(assignments::ended_at.is_null())),
+        )
+        .left_join(doctor.on(doctor.field(users::id).eq(assignments::doctor_id)))
+        .left_join(
+            doctor_profile.on(doctor_profile
+                .field(doctor_profiles::user_id)
+                .eq(doctor.field(users::id))),
+        )
+        .filter(users::id.eq(user_id))
+        .select((
+            users::id,
+            users::email,
+            users::name,
+            users::role,
+            users::timezone,
+            doctor_profiles::specialization.nullable(),
+            doctor.field(users::id).nullable(),
+            doctor.field(users::name).nullable(),
+            doctor_profile
+                .field(doctor_profiles::specialization)
+                .nullable(),
+        ))
+        .first(conn)
         .await
         .optional()?;
-    let Some(row) = row else {
+    let Some((
+        id,
+        email,
+        name,
+        role,
+        timezone,
+        specialization,
+        doctor_id,
+        doctor_name,
+        doctor_specialization,
+    )) = row
+    else {
         return Ok(None);
     };
-    let doctor = match (row.doctor_id, row.doctor_name, row.doctor_specialization) {
+    let doctor = match (doctor_id, doctor_name, doctor_specialization) {
         (Some(id), Some(name), Some(specialization)) => Some(DoctorSummary {
             id,
             name,
@@ -310,12 +319,26 @@ async fn load_profile(
         _ => None,
     };
     Ok(Some(UserProfile {
-        id: row.id,
-        email: row.email,
-        name: row.name,
-        role: parse_role(&row.role)?,
-        timezone: row.timezone,
-        specialization: row.specialization,
+        id,
+        email,
+        name,
+        role: parse_role(&role)?,
+        timezone,
+        specialization,
         doctor,
     }))
 }
+
+/// id, email, name, role, time zone, specialization, and the current doctor's id,
+/// name and specialization.
+type ProfileRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+);

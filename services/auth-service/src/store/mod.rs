@@ -10,7 +10,9 @@ pub(crate) mod schema;
 mod sessions;
 
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use uuid::Uuid;
@@ -42,7 +44,13 @@ pub struct Store {
 
 impl Store {
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        // Fast recycling: no `SELECT 1` on every checkout (a round trip and ~25 µs of
+        // PostgreSQL CPU per request). A connection that broke is marked so by the
+        // failed query and discarded then.
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager)
             .max_size(pool_size)
             .wait_timeout(Some(std::time::Duration::from_secs(5)))

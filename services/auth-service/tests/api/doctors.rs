@@ -191,3 +191,25 @@ async fn role_rules_and_unknown_doctors() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.count_rows("assignments").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_doctor_shows_up_in_the_list_at_once() {
+    let app = spawn_app().await;
+    let patient = app.signup_patient(&unique_email("p")).await;
+    let count = |page: &Value| page["items"].as_array().unwrap().len();
+    let before: Value = app
+        .get("/doctors", Some(&patient.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count(&before), 0);
+    app.signup_doctor(&unique_email("d"), "Neurology").await;
+    let after: Value = app
+        .get("/doctors", Some(&patient.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count(&after), 1, "the cached page was dropped on sign-up");
+}
