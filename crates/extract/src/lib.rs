@@ -1,1 +1,51 @@
-//! The offline extractor (work in progress).
+//! The offline extractor: a deterministic reader of doctors' instructions that turns a
+//! note into a checklist (one-time tasks) and a plan (scheduled actions), as
+//! `shared/extraction.md` defines them.
+//!
+//! Pure: no I/O, no async, no framework types, so every service and the command line can
+//! call it, and so can tests by the thousand. It is the default provider (the system runs
+//! with no model and no network) and the fallback when a model's answer fails validation.
+//! The output types in [`steps`] are the same ones a model's answer is validated into.
+//!
+//! The reading runs in stages, each in its own module:
+//! [`tokens`](crate) (one pass, quotations blanked) → `sentences` → `clauses` →
+//! `filters` (history, stopping, advice against, conditions, as-needed, narrative) →
+//! `frequency`, `clock`, `duration` → `drugs` (medicines and doses) → `titles`.
+//! Every stage scans with bounded look-ahead: time is linear in the note's length, and no
+//! input makes it panic.
+//!
+//! ```
+//! let steps = hospital_extract::extract(
+//!     "Buy amoxicillin 500 mg capsules today. Take one capsule three times a day for 7 days.",
+//! );
+//! assert_eq!(steps.checklist[0].title, "Buy amoxicillin 500 mg capsules today");
+//! assert_eq!(steps.plan[0].title, "Take amoxicillin 500 mg");
+//! assert_eq!(steps.plan[0].source, "Take one capsule three times a day for 7 days.");
+//! ```
+
+mod clauses;
+mod clock;
+mod drugs;
+mod duration;
+mod filters;
+mod frequency;
+mod lexicon;
+mod pipeline;
+mod sentences;
+pub mod steps;
+mod titles;
+mod tokens;
+
+pub use steps::{
+    ChecklistItem, ClockTime, ClockTimes, Duration, IntervalHours, InvalidStep, PlanStep, Schedule,
+    Steps, TimesPerDay,
+};
+
+/// Reads a note and returns the steps it asks for.
+///
+/// Any text is accepted; limits on length belong to the caller (the API and the
+/// `llm-worker extract` command refuse notes over 20,000 characters). Time is linear in
+/// the note's length.
+pub fn extract(note: &str) -> Steps {
+    pipeline::extract(note)
+}

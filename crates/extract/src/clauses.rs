@@ -1,0 +1,193 @@
+//! Clause splitting inside a sentence.
+//!
+//! One sentence often holds several instructions: "every 2 hours for 2 days, then four
+//! times daily for 5 days" (two plan steps), "clean the wound and change the dressing",
+//! "take X; the first day take 200 mg", "sutures out in 10 days — book the appointment".
+//! A clause ends at a semicolon, a colon, a spaced dash, "then" / "followed by", "but",
+//! and at "and" or a comma when a new instruction verb follows. Commas inside one
+//! instruction ("at 07:00 and 18:00, for 14 days") do not split.
+
+use std::ops::Range;
+
+use crate::lexicon::{is_admin_verb, is_checklist_verb, is_imperative};
+use crate::tokens::{Doc, View};
+
+/// How a clause is joined to the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Join {
+    Start,
+    Semicolon,
+    Colon,
+    Dash,
+    Then,
+    But,
+    And,
+    Comma,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Clause {
+    pub start: usize,
+    pub end: usize,
+    pub join: Join,
+}
+
+/// Words that, after a comma, open a clause of their own.
+fn opens_after_comma(v: View<'_, '_>, i: usize) -> bool {
+    let w = v.w(i);
+    is_admin_verb(w)
+        || is_checklist_verb(w)
+        || matches!(
+            w,
+            "do" | "don't"
+                | "dont"
+                | "never"
+                | "avoid"
+                | "not"
+                | "no"
+                | "max"
+                | "maximum"
+                | "but"
+                | "stop"
+                | "please"
+                | "and"
+                | "if"
+                | "unless"
+                | "check"
+                | "keep"
+                | "continue"
+        ) && !(w == "and" && !is_imperative(v.w(i + 1)))
+}
+
+pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
+    let v = View::new(doc, range.start, range.end);
+    let mut out = Vec::new();
+    let mut start = range.start;
+    let mut join = Join::Start;
+    let mut i = range.start;
+    let close = |out: &mut Vec<Clause>, start: usize, end: usize, join: Join| {
+        if end > start {
+            out.push(Clause { start, end, join });
+        }
+    };
+    while i < range.end {
+        let w = v.w(i);
+        let next = v.w(i + 1);
+        // (end of current clause, start of next, join) when a boundary is here.
+        let boundary = match w {
+            ";" => Some((i, i + 1, Join::Semicolon)),
+            ":" if !v.glued(i + 1) => Some((i, i + 1, Join::Colon)),
+            "—" | "–" => Some((i, i + 1, Join::Dash)),
+            "-" if !v.glued(i) && !v.glued(i + 1) && i > start => Some((i, i + 1, Join::Dash)),
+            "then" | "thereafter" if i > start => {
+                let mut end = i;
+                while end > start && matches!(v.w(end - 1), "," | "and" | "&") {
+                    end -= 1;
+                }
+                Some((end, i, Join::Then))
+            }
+            "followed" if next == "by" && i > start => {
+                let end = if v.w(i - 1) == "," { i - 1 } else { i };
+                Some((end, i + 2, Join::Then))
+            }
+            "but" if i > start => {
+                let end = if v.w(i - 1) == "," { i - 1 } else { i };
+                Some((end, i + 1, Join::But))
+            }
+            "and" | "&" | "plus" if i > start && next != "then" => {
+                let mut k = i + 1;
+                while matches!(v.w(k), "also" | "please" | "to") {
+                    k += 1;
+                }
+                let verb = v.w(k);
+                // "and ice the knee", "and call the clinic"; not "and 18:00", "and before dinner".
+                (is_imperative(verb) || is_checklist_verb(verb)).then_some((
+                    if v.w(i - 1) == "," { i - 1 } else { i },
+                    i + 1,
+                    Join::And,
+                ))
+            }
+            "," | "(" if i > start && next != "then" && opens_after_comma(v, i + 1) => {
+                Some((i, i + 1, Join::Comma))
+            }
+            _ => None,
+        };
+        if let Some((end, next_start, j)) = boundary {
+            close(&mut out, start, end, join);
+            start = next_start;
+            join = j;
+            i = next_start.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    close(&mut out, start, range.end, join);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clauses(text: &str) -> Vec<String> {
+        let doc = Doc::new(text);
+        split(&doc, 0..doc.toks.len())
+            .iter()
+            .map(|c| doc.slice(c.start, c.end - 1).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn then_sequences_are_two_clauses() {
+        assert_eq!(
+            clauses("one drop every 2 hours for 2 days, then four times daily for 5 days."),
+            [
+                "one drop every 2 hours for 2 days",
+                "then four times daily for 5 days."
+            ]
+        );
+        assert_eq!(
+            clauses("40 mg for 5 days followed by 20 mg"),
+            ["40 mg for 5 days", "20 mg"]
+        );
+    }
+
+    #[test]
+    fn semicolons_dashes_and_new_verbs() {
+        assert_eq!(
+            clauses("Start X; the first day take 200 mg"),
+            ["Start X", "the first day take 200 mg"]
+        );
+        assert_eq!(
+            clauses("Sutures out in 10 days — book it"),
+            ["Sutures out in 10 days", "book it"]
+        );
+        assert_eq!(
+            clauses("Clean the wound and change the dressing daily"),
+            ["Clean the wound", "change the dressing daily"]
+        );
+        assert_eq!(
+            clauses("Weigh yourself at 08:00 and call the clinic if worse"),
+            ["Weigh yourself at 08:00", "call the clinic if worse"]
+        );
+        assert_eq!(
+            clauses("Plan: balance exercises"),
+            ["Plan", "balance exercises"]
+        );
+        assert_eq!(
+            clauses("Take 1 g qds, do not exceed 4 g"),
+            ["Take 1 g qds", "do not exceed 4 g"]
+        );
+    }
+
+    #[test]
+    fn one_instruction_stays_whole() {
+        for text in [
+            "Check blood glucose before breakfast and before dinner, at 07:00 and 18:00, for 14 days",
+            "omeprazole 20 mg twice daily, amoxicillin 1 g twice daily and clarithromycin 500 mg twice daily, all for 14 days",
+            "Apply emollient cream at 08:00, 14:00 and 20:00 for 14 days",
+        ] {
+            assert_eq!(clauses(text), [text]);
+        }
+    }
+}

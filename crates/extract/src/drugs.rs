@@ -1,0 +1,286 @@
+//! Medicines and their doses.
+//!
+//! A medicine is a known name ("amoxicillin"), a name with a known stem ("-prazole",
+//! "-olol"), a two-word name led by a known head ("ferrous sulfate", "vitamin D"), or an
+//! unknown word written right before a strength ("Zorblax 20 mg"). Its phrase runs on over
+//! forms and strengths ("chloramphenicol eye drops", "hydrocortisone 1% cream") so titles
+//! name what the patient handles. A medicine being switched away from ("from X to Y",
+//! "instead of X") is no mention.
+
+use crate::lexicon::{
+    is_count_form, is_count_unit, is_drug, is_drug_head, is_form, is_strength_unit,
+};
+use crate::tokens::{Kind, View};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mention {
+    /// First token of the name.
+    pub start: usize,
+    /// One past the name's last token.
+    pub name_end: usize,
+    /// One past the phrase (name, forms, strengths).
+    pub end: usize,
+}
+
+/// Words that are never a medicine's name, whatever follows them.
+const NOT_NAMES: &[&str] = &[
+    "a",
+    "about",
+    "add",
+    "after",
+    "all",
+    "an",
+    "and",
+    "apply",
+    "approximately",
+    "around",
+    "at",
+    "before",
+    "both",
+    "by",
+    "commence",
+    "continue",
+    "daily",
+    "decrease",
+    "dose",
+    "each",
+    "every",
+    "from",
+    "give",
+    "increase",
+    "initially",
+    "is",
+    "just",
+    "morning",
+    "night",
+    "of",
+    "only",
+    "or",
+    "per",
+    "plus",
+    "reduce",
+    "restart",
+    "start",
+    "take",
+    "than",
+    "the",
+    "then",
+    "to",
+    "total",
+    "up",
+    "use",
+    "via",
+    "was",
+    "weight",
+    "with",
+];
+
+/// A strength dose at `i` ("500 mg", "500mg", "1%", "20,000 units", "5 mg/5 ml"); its end.
+pub(crate) fn strength_at(v: View<'_, '_>, i: usize) -> Option<usize> {
+    if v.kind(i) != Some(Kind::Number) || v.w(i).contains(':') {
+        return None;
+    }
+    let unit = v.w(i + 1);
+    if !is_strength_unit(unit) {
+        return None;
+    }
+    let mut end = i + 2;
+    // "5 mg/5 ml", "10 mg/kg"
+    if v.w(end) == "/" && v.glued(end) {
+        if v.kind(end + 1) == Some(Kind::Number) && is_strength_unit(v.w(end + 2)) {
+            end += 3;
+        } else if is_strength_unit(v.w(end + 1)) {
+            end += 2;
+        }
+    }
+    Some(end)
+}
+
+fn name_like(v: View<'_, '_>, i: usize) -> bool {
+    let w = v.w(i);
+    v.kind(i) == Some(Kind::Word)
+        && w.chars().count() >= 3
+        && w.chars().all(|c| c.is_alphabetic() || c == '-')
+        && !NOT_NAMES.contains(&w)
+        && !is_form(w)
+        && !is_strength_unit(w)
+        && !is_count_unit(w)
+        && !crate::lexicon::is_imperative(w)
+        && crate::lexicon::number_word(w).is_none()
+}
+
+/// The name at `i`, if a medicine's name starts there: its end.
+fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
+    let w = v.w(i);
+    if v.kind(i) != Some(Kind::Word) {
+        return None;
+    }
+    if is_drug_head(w) {
+        let next = v.w(i + 1);
+        if v.kind(i + 1) == Some(Kind::Word) && !NOT_NAMES.contains(&next) && !is_form(next) {
+            // "cod liver oil", "vitamin b12", "ferrous sulfate"
+            let end = if v.w(i + 2) == "oil" { i + 3 } else { i + 2 };
+            return Some(end);
+        }
+        if is_drug(w) {
+            return Some(i + 1);
+        }
+        return None;
+    }
+    if is_drug(w) {
+        // "insulin glargine 10 units": the unknown second word is part of the name.
+        if name_like(v, i + 1) && strength_at(v, i + 2).is_some() {
+            return Some(i + 2);
+        }
+        return Some(i + 1);
+    }
+    // An unknown word right before a strength: "Zorblax 20 mg".
+    if name_like(v, i) && strength_at(v, i + 1).is_some() {
+        return Some(i + 1);
+    }
+    None
+}
+
+pub(crate) fn find(v: View<'_, '_>) -> Vec<Mention> {
+    let mut out: Vec<Mention> = Vec::new();
+    let mut i = v.start;
+    while i < v.end {
+        let Some(name_end) = name_at(v, i) else {
+            i += 1;
+            continue;
+        };
+        let mut start = i;
+        // "co-amoxiclav", "co-codamol": glued hyphenated prefixes.
+        while start >= v.start + 2
+            && v.glued(start)
+            && v.w(start - 1) == "-"
+            && v.glued(start - 1)
+            && v.kind(start - 2) == Some(Kind::Word)
+        {
+            start -= 2;
+        }
+        let mut end = name_end;
+        loop {
+            if is_form(v.w(end)) || (v.w(end) == "-" && v.glued(end) && is_form(v.w(end + 1))) {
+                end += 1;
+            } else if let Some(e) = strength_at(v, end) {
+                end = e;
+            } else if matches!(
+                v.w(end),
+                "modified" | "slow" | "extended" | "release" | "gastro" | "resistant"
+            ) || (v.w(end) == "-"
+                && v.glued(end)
+                && v.kind(end + 1) == Some(Kind::Word)
+                && v.glued(end + 1))
+            {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        // Drop trailing hyphens picked up above.
+        while end > name_end && v.w(end - 1) == "-" {
+            end -= 1;
+        }
+        let prev = v.w(start.wrapping_sub(1));
+        let prev2 = v.w(start.wrapping_sub(2));
+        let switched_from = matches!(prev, "from" | "than" | "replacing" | "instead")
+            || (prev == "of" && matches!(prev2, "instead" | "place"))
+            || (v.w(end) == "to"
+                && (name_at(v, end + 1).is_some()
+                    || strength_at(v, end + 1).is_none() && name_at(v, end + 2).is_some()));
+        if !switched_from {
+            out.push(Mention {
+                start,
+                name_end,
+                end,
+            });
+        }
+        i = end.max(i + 1);
+    }
+    out
+}
+
+/// The phrase of a mention for a title: the original text, without the count forms at its
+/// end ("amoxicillin 500 mg capsules" → "amoxicillin 500 mg").
+pub(crate) fn phrase(v: View<'_, '_>, m: &Mention) -> String {
+    let mut end = m.end;
+    while end > m.name_end && is_count_form(v.w(end - 1)) {
+        end -= 1;
+    }
+    v.doc.slice(m.start, end - 1).to_string()
+}
+
+/// The name alone ("amoxicillin").
+pub(crate) fn name(v: View<'_, '_>, m: &Mention) -> String {
+    v.doc.slice(m.start, m.name_end - 1).to_string()
+}
+
+/// Whether the phrase already states a strength.
+pub(crate) fn has_strength(v: View<'_, '_>, m: &Mention) -> bool {
+    (m.name_end..m.end).any(|k| strength_at(v, k).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::Doc;
+
+    fn phrases(text: &str) -> Vec<String> {
+        let doc = Doc::new(text);
+        let v = View::new(&doc, 0, doc.toks.len());
+        find(v).iter().map(|m| phrase(v, m)).collect()
+    }
+
+    #[test]
+    fn names_forms_and_strengths() {
+        assert_eq!(
+            phrases("Take amoxicillin 500 mg capsules three times a day"),
+            ["amoxicillin 500 mg"]
+        );
+        assert_eq!(
+            phrases("Use chloramphenicol eye drops, one drop"),
+            ["chloramphenicol eye drops"]
+        );
+        assert_eq!(
+            phrases("Hydrocortisone 1% cream once daily"),
+            ["Hydrocortisone 1% cream"]
+        );
+        assert_eq!(
+            phrases("Take ferrous sulfate 200 mg once a day"),
+            ["ferrous sulfate 200 mg"]
+        );
+        assert_eq!(
+            phrases("Colecalciferol 20,000 units once weekly"),
+            ["Colecalciferol 20,000 units"]
+        );
+        assert_eq!(phrases("co-amoxiclav 625mg tds"), ["co-amoxiclav 625mg"]);
+        assert_eq!(phrases("Zorblax 20 mg daily"), ["Zorblax 20 mg"]);
+        assert_eq!(
+            phrases("insulin glargine 10 units at night"),
+            ["insulin glargine 10 units"]
+        );
+        assert_eq!(
+            phrases("vitamin D 1000 units daily"),
+            ["vitamin D 1000 units"]
+        );
+    }
+
+    #[test]
+    fn lists_give_one_mention_each() {
+        assert_eq!(
+            phrases("omeprazole, amoxicillin and clarithromycin, all twice daily"),
+            ["omeprazole", "amoxicillin", "clarithromycin"]
+        );
+    }
+
+    #[test]
+    fn switched_away_from_is_no_mention() {
+        assert_eq!(
+            phrases("switch from amlodipine to lisinopril 10 mg"),
+            ["lisinopril 10 mg"]
+        );
+        assert_eq!(phrases("change amlodipine to lisinopril"), ["lisinopril"]);
+        assert_eq!(phrases("take 2 tablets daily"), Vec::<String>::new());
+    }
+}

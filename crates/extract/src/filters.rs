@@ -1,0 +1,361 @@
+//! What is not an instruction, though it may read like one.
+//!
+//! History ("was on", "completed the course", "previously"), stopping ("stop metformin"),
+//! advice against ("advised not to", "avoid"), conditions not yet in force ("if no better,
+//! start …"), as-needed use ("as required", "PRN", "up to four times a day"), limits ("do
+//! not exceed") and narrative about the patient ("she reports taking …"). Quotations never
+//! get here: the tokenizer blanks them. Each check reads a clause's words once.
+
+use crate::lexicon::undotted;
+use crate::tokens::View;
+
+/// Why a clause gives no step (empty: it may).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flags {
+    pub history: bool,
+    pub negated: bool,
+    pub conditional: bool,
+    pub as_needed: bool,
+    pub narrative: bool,
+}
+
+impl Flags {
+    pub fn blocks(self) -> bool {
+        self.history || self.negated || self.conditional || self.as_needed || self.narrative
+    }
+
+    pub fn or(self, o: Flags) -> Flags {
+        Flags {
+            history: self.history || o.history,
+            negated: self.negated || o.negated,
+            conditional: self.conditional || o.conditional,
+            as_needed: self.as_needed || o.as_needed,
+            narrative: self.narrative || o.narrative,
+        }
+    }
+}
+
+/// People whose doings, told in the third person, are narrative.
+const SUBJECTS: &[&str] = &[
+    "carer", "child", "dad", "daughter", "family", "father", "he", "her", "his", "husband", "i",
+    "mother", "mum", "parent", "parents", "partner", "patient", "patients", "pt", "she", "son",
+    "their", "they", "we", "wife",
+];
+
+/// What turns a subject into someone being told what to do ("patient to take", "she
+/// should", "we will start").
+const INSTRUCTED: &[&str] = &[
+    "advised",
+    "agreed",
+    "agrees",
+    "asked",
+    "can",
+    "could",
+    "encouraged",
+    "has",
+    "have",
+    "instructed",
+    "is",
+    "may",
+    "must",
+    "needs",
+    "need",
+    "requires",
+    "should",
+    "shall",
+    "to",
+    "told",
+    "was",
+    "will",
+    "would",
+    "'ll",
+    "’ll",
+];
+
+/// Past participles that make "patient was … to" an instruction.
+const ADVISED: &[&str] = &["advised", "asked", "encouraged", "instructed", "told"];
+
+/// Where the words of instruction start: past "please", "you should", "patient to",
+/// "advised to", "remember to", connectives and list bullets. Also says whether the
+/// clause is narrative (a person told about, not told to).
+pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
+    let mut j = v.start;
+    while j < v.end {
+        let w = v.w(j);
+        let skip = match w {
+            "should" | "must" | "will" | "would" | "need" | "needs" | "shall" if j == v.start => 0,
+            "please" | "also" | "and" | "then" | "so" | "now" | "kindly" | "thereafter"
+            | "additionally" | "finally" | "first" | "firstly" | "secondly" | "next" | "you"
+            | "should" | "must" | "will" | "would" | "need" | "needs" | "to" | "shall"
+            | "advised" | "asked" | "instructed" | "told" | "encouraged" | "reminded"
+            | "recommended" | "recommend" | "advise" | "remember" | "ensure" | "plan" | "plan:"
+            | "rx" | "'ll" | "’ll" | "," | "-" | "•" | "*" | ":" | "(" | "&" | "+" | "i'd"
+            | "we'd" | "like" => 1,
+            "make" | "be" if v.w(j + 1) == "sure" => 2,
+            "don't" | "dont" if v.w(j + 1) == "forget" => 2,
+            "do" if v.w(j + 1) == "not" && v.w(j + 2) == "forget" => 3,
+            "followed" | "after" if matches!(v.w(j + 1), "by" | "that") => 2,
+            _ if SUBJECTS.contains(&w) => {
+                let next = v.w(j + 1);
+                let told = |k: usize| ADVISED.contains(&v.w(k));
+                if matches!(next, "was" | "is" | "has" | "had" | "were") && told(j + 2) {
+                    2
+                } else if matches!(next, "has" | "have" | "had")
+                    && v.w(j + 2) == "been"
+                    && told(j + 3)
+                {
+                    3
+                } else if INSTRUCTED.contains(&next)
+                    && !(next == "was" || next == "has" || next == "is")
+                {
+                    1
+                } else if w == "i" || w == "we" {
+                    if matches!(
+                        next,
+                        "have"
+                            | "'ve"
+                            | "’ve"
+                            | "am"
+                            | "are"
+                            | "would"
+                            | "recommend"
+                            | "advise"
+                            | "suggest"
+                            | "prescribe"
+                            | "prescribed"
+                            | "started"
+                            | "plan"
+                    ) {
+                        2
+                    } else {
+                        return (j, true);
+                    }
+                } else {
+                    return (j, true);
+                }
+            }
+            _ => 0,
+        };
+        if skip == 0 {
+            break;
+        }
+        j += skip;
+    }
+    (j, false)
+}
+
+/// Reads a clause's words from `from` and says what keeps it from being a step.
+pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
+    let mut f = Flags::default();
+    let first = from;
+    let mut i = from;
+    while i < v.end {
+        let w = v.w(i);
+        let next = v.w(i + 1);
+        let next2 = v.w(i + 2);
+        match undotted(w).as_ref() {
+            // History.
+            "previously" | "formerly" | "completed" | "finished" | "tried" | "took" | "ago"
+            | "history" | "hx" | "prior" | "since" | "was" | "were" | "had" | "already"
+            | "yesterday" | "recently" | "initially" | "originally" | "failed" | "been" => {
+                f.history = true;
+            }
+            "used" if next == "to" => f.history = true,
+            "in" | "for" | "over" if next == "the" && matches!(next2, "past" | "last") => {
+                f.history = true
+            }
+            "last"
+                if matches!(
+                    next,
+                    "week"
+                        | "weeks"
+                        | "month"
+                        | "months"
+                        | "year"
+                        | "years"
+                        | "night"
+                        | "time"
+                        | "visit"
+                        | "admission"
+                        | "course"
+                ) =>
+            {
+                f.history = true;
+            }
+            // Stopping and advice against.
+            "stop" | "stopped" | "stopping" | "discontinue" | "discontinued" | "cease"
+            | "ceased" | "withhold" | "suspend" | "avoid" | "avoiding" | "never" | "refrain"
+            | "nor" | "shouldn't" | "mustn't" | "cannot" | "can't" | "omit" | "against" => {
+                f.negated = true;
+            }
+            "hold" | "no" | "none" | "off" if i == first => f.negated = true,
+            "no" if next == "longer" || next == "need" || next == "further" => f.negated = true,
+            "come" | "coming" if next == "off" => f.negated = true,
+            "not" | "don't" | "dont" | "doesn't" => {
+                // "not more than", "not to exceed" are limits: as-needed, not a schedule.
+                if matches!(next, "exceed" | "exceeding" | "more")
+                    || (next == "to" && next2 == "exceed")
+                {
+                    f.as_needed = true;
+                } else {
+                    f.negated = true;
+                }
+            }
+            // Conditions not yet in force.
+            "if" | "though" if i > first && v.w(i - 1) == "even" => {}
+            "reduce" | "decrease" | "increase" if next == "by" => f.conditional = true,
+            "taper" | "tapering" | "wean" | "weaning" => f.conditional = true,
+            "if" | "unless" | "whenever" | "otherwise" | "consider" | "considering" | "should"
+                if w != "should" || i == first =>
+            {
+                if matches!(next, "needed" | "required" | "necessary" | "symptomatic") {
+                    f.as_needed = true;
+                } else {
+                    f.conditional = true;
+                }
+            }
+            "when" => {
+                if matches!(next, "needed" | "required" | "necessary") {
+                    f.as_needed = true;
+                } else if i == first {
+                    f.conditional = true;
+                } else {
+                    f.as_needed = true;
+                }
+            }
+            "in" if matches!(next, "case") || (next == "the" && next2 == "event") => {
+                f.conditional = true
+            }
+            "once"
+                if i == first
+                    && !matches!(next, "daily" | "a" | "per" | "every" | "each" | "weekly") =>
+            {
+                f.conditional = true;
+            }
+            // As needed.
+            "prn" | "sos" | "optional" | "optionally" | "maximum" | "max" | "may" | "might"
+            | "can" | "could" => f.as_needed = true,
+            "as" if matches!(
+                next,
+                "needed" | "required" | "necessary" | "directed" | "req" | "reqd"
+            ) =>
+            {
+                f.as_needed = true;
+            }
+            "on" if next == "demand" => f.as_needed = true,
+            "at" if next == "onset" || (next == "the" && matches!(next2, "onset" | "first")) => {
+                f.as_needed = true;
+            }
+            "up" if next == "to" => f.as_needed = true,
+            "no" if next == "more" => f.as_needed = true,
+            // Narrative verbs about the patient.
+            "reports" | "reported" | "reporting" | "says" | "said" | "states" | "stated"
+            | "complains" | "complained" | "denies" | "denied" | "presents" | "presented"
+            | "describes" | "described" | "mentions" | "mentioned" | "discussed" | "admits"
+            | "admitted" | "feels" | "felt" | "noted" | "noticed" | "experienced"
+            | "experiencing" => {
+                f.narrative = true;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    f
+}
+
+/// The clause opens with a condition ("If no better, …", "Should symptoms worsen, …"):
+/// what follows it in the sentence is not yet in force either.
+pub(crate) fn opens_condition(v: View<'_, '_>, from: usize) -> bool {
+    match v.w(from) {
+        "if" | "unless" | "should" | "when" | "whenever" | "once" | "otherwise" => !matches!(
+            v.w(from + 1),
+            "needed" | "required" | "necessary" | "daily" | "a" | "weekly"
+        ),
+        "in" => v.w(from + 1) == "case" || (v.w(from + 1) == "the" && v.w(from + 2) == "event"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::Doc;
+
+    fn check(text: &str) -> Flags {
+        let doc = Doc::new(text);
+        let v = View::new(&doc, 0, doc.toks.len());
+        let (start, narrative) = content_start(v);
+        let mut f = flags(v, start);
+        f.narrative |= narrative;
+        f
+    }
+
+    #[test]
+    fn history_is_not_an_instruction() {
+        for text in [
+            "was on amoxicillin 500 mg tds",
+            "Completed the course of doxycycline twice daily",
+            "Previously took ramipril 5 mg daily",
+            "had been using salbutamol four times a day",
+            "used to take aspirin daily",
+            "over the past week took ibuprofen three times a day",
+            "tried amitriptyline 10 mg nightly",
+        ] {
+            assert!(check(text).history, "{text}");
+        }
+    }
+
+    #[test]
+    fn stopping_and_advice_against() {
+        for text in [
+            "stop metformin",
+            "Discontinue the aspirin",
+            "advised not to drive",
+            "do not take with milk",
+            "Don't drink alcohol",
+            "avoid NSAIDs",
+            "no longer needs warfarin",
+            "Hold ramipril for 2 days",
+            "never double the dose",
+        ] {
+            assert!(check(text).negated, "{text}");
+        }
+    }
+
+    #[test]
+    fn conditions_and_as_needed() {
+        for text in [
+            "if no better, start amoxicillin",
+            "unless improved, book a review",
+            "Should symptoms worsen, call",
+        ] {
+            assert!(check(text).conditional, "{text}");
+        }
+        for text in [
+            "paracetamol as needed",
+            "salbutamol prn",
+            "ibuprofen p.r.n.",
+            "as required for pain",
+            "up to four times a day",
+            "if needed",
+            "when required",
+            "at onset",
+            "you may take 2 tablets",
+            "do not exceed 8 tablets a day",
+        ] {
+            assert!(check(text).as_needed, "{text}");
+        }
+    }
+
+    #[test]
+    fn narrative_and_instructions() {
+        assert!(check("Patient reports taking ibuprofen twice daily").narrative);
+        assert!(check("She takes ramipril daily").narrative);
+        assert!(!check("Patient to take ramipril 5 mg daily").blocks());
+        assert!(!check("You should take amoxicillin three times a day").blocks());
+        assert!(!check("Please remember to take it daily").blocks());
+        assert!(!check("Take amoxicillin three times a day for 7 days").blocks());
+        assert!(!check("Don't forget to book the review").blocks());
+        assert!(!check("Take once daily").blocks());
+    }
+}

@@ -1,0 +1,715 @@
+//! The extractor's pipeline: sentences → clauses → filters → schedule, clock time and
+//! duration parsers → medicine/action recognisers → titles.
+//!
+//! Context carries across clauses the way a reader's does: "then four times daily" means
+//! the medicine of the clause before; "Take one capsule three times a day" means the
+//! medicine the note last named; "all twice daily for 14 days" gives one schedule to
+//! every medicine of the list before it.
+
+use crate::clauses::{self, Join};
+use crate::filters::{self, Flags};
+use crate::lexicon::{is_admin_verb, is_checklist_verb, is_count_unit, is_form, is_strength_unit};
+use crate::steps::{ChecklistItem, ClockTime, PlanStep, Schedule, Steps};
+use crate::tokens::{Doc, Kind, View};
+use crate::{clock, drugs, duration, frequency, sentences, titles};
+
+/// What a plan step is about.
+#[derive(Debug, Clone)]
+enum Subject {
+    Medicine {
+        verb: &'static str,
+        name: String,
+        phrase: String,
+        has_strength: bool,
+    },
+    Action {
+        title: String,
+    },
+}
+
+impl Subject {
+    fn title(&self, strength: Option<&str>) -> String {
+        match self {
+            Subject::Medicine {
+                verb,
+                name,
+                phrase,
+                has_strength,
+            } => match strength {
+                Some(s) if *has_strength => format!("{verb} {name} {s}"),
+                Some(s) => format!("{verb} {phrase} {s}"),
+                None => format!("{verb} {phrase}"),
+            },
+            Subject::Action { title } => title.clone(),
+        }
+    }
+}
+
+/// Words that, with an administration verb, say nothing of what is given: such a clause
+/// refers to the medicine named before ("Take one capsule twice daily").
+const GENERIC: &[&str] = &[
+    "a",
+    "across",
+    "affected",
+    "after",
+    "again",
+    "all",
+    "also",
+    "an",
+    "area",
+    "areas",
+    "arms",
+    "around",
+    "as",
+    "at",
+    "back",
+    "bedtime",
+    "before",
+    "body",
+    "both",
+    "breakfast",
+    "by",
+    "chest",
+    "course",
+    "dose",
+    "doses",
+    "each",
+    "ear",
+    "ears",
+    "empty",
+    "evening",
+    "evenly",
+    "every",
+    "eye",
+    "eyes",
+    "face",
+    "first",
+    "food",
+    "full",
+    "generously",
+    "gently",
+    "glass",
+    "gums",
+    "hair",
+    "hands",
+    "in",
+    "inflamed",
+    "into",
+    "it",
+    "layer",
+    "least",
+    "left",
+    "legs",
+    "lesion",
+    "lesions",
+    "lips",
+    "meal",
+    "meals",
+    "medication",
+    "medications",
+    "medicine",
+    "milk",
+    "morning",
+    "mouth",
+    "neck",
+    "night",
+    "nose",
+    "nostril",
+    "nostrils",
+    "of",
+    "on",
+    "one",
+    "onto",
+    "oral",
+    "orally",
+    "over",
+    "patch",
+    "patches",
+    "pill",
+    "pills",
+    "po",
+    "rash",
+    "right",
+    "same",
+    "scalp",
+    "skin",
+    "sparingly",
+    "spot",
+    "spots",
+    "stomach",
+    "teeth",
+    "the",
+    "them",
+    "then",
+    "these",
+    "thickly",
+    "thin",
+    "thinly",
+    "this",
+    "those",
+    "to",
+    "treatment",
+    "under",
+    "usual",
+    "water",
+    "whole",
+    "with",
+    "wound",
+    "your",
+];
+
+/// Objects that name nothing on their own: a checklist title borrows the sentence's context.
+const VAGUE_OBJECTS: &[&str] = &[
+    "a",
+    "an",
+    "appointment",
+    "appointments",
+    "it",
+    "one",
+    "that",
+    "the",
+    "them",
+    "these",
+    "this",
+    "those",
+    "up",
+    "your",
+];
+
+/// Where a checklist item's object ends.
+const PREPOSITIONS: &[&str] = &[
+    "after", "at", "before", "by", "for", "from", "in", "on", "this", "to", "today", "tomorrow",
+    "with", "within",
+];
+
+#[derive(Default)]
+struct Context {
+    last_medicine: Option<Subject>,
+    last_subject: Option<Subject>,
+}
+
+/// A plan step under construction, with whether its duration was stated.
+struct Pending {
+    step: PlanStep,
+    duration_stated: bool,
+}
+
+pub(crate) fn extract(note: &str) -> Steps {
+    let doc = Doc::new(note);
+    let mut checklist = Vec::new();
+    let mut plan: Vec<Pending> = Vec::new();
+    let mut ctx = Context::default();
+    for sentence in sentences::split(&doc) {
+        let source = &note[sentence.bytes.clone()];
+        read_sentence(&doc, &sentence, source, &mut ctx, &mut checklist, &mut plan);
+    }
+    Steps {
+        checklist,
+        plan: plan.into_iter().map(|p| p.step).collect(),
+    }
+}
+
+struct Segment {
+    start: usize,
+    end: usize,
+    mention: Option<drugs::Mention>,
+    schedule: Option<Schedule>,
+    duration: Option<duration::Hit>,
+    flags: Flags,
+}
+
+#[allow(clippy::too_many_lines)]
+fn read_sentence(
+    doc: &Doc<'_>,
+    sentence: &sentences::Sentence,
+    source: &str,
+    ctx: &mut Context,
+    checklist: &mut Vec<ChecklistItem>,
+    plan: &mut Vec<Pending>,
+) {
+    let clauses = clauses::split(doc, sentence.toks.clone());
+    let mut prev_subjects: Vec<Subject> = Vec::new();
+    let mut prev_steps: Vec<usize> = Vec::new();
+    let mut prev_flags = Flags::default();
+    let mut conditional = false;
+    for (k, clause) in clauses.iter().enumerate() {
+        let v = View::new(doc, clause.start, clause.end);
+        if clause.join == Join::Semicolon {
+            conditional = false;
+        }
+        let (cstart, narrative) = filters::content_start(v);
+        let mut flags = filters::flags(v, cstart);
+        flags.narrative |= narrative;
+        if filters::opens_condition(v, v.start) || filters::opens_condition(v, cstart) {
+            conditional = true;
+        }
+        flags.conditional |= conditional;
+        // What the clause as a whole carries into each of its segments.
+        let mut inherited = Flags {
+            conditional,
+            narrative,
+            ..Flags::default()
+        };
+        if clause.join == Join::Then {
+            inherited.history = prev_flags.history;
+            inherited.narrative |= prev_flags.narrative;
+        }
+        flags = flags.or(inherited);
+        let head = v.w(cstart);
+
+        let freq = frequency::scan(v);
+        let times = clock::scan(v);
+        let durs = duration::scan(v);
+        let cv = View::new(doc, cstart, clause.end);
+        let mentions = drugs::find(cv);
+
+        if is_checklist(v, cstart, &freq, &times) {
+            if !flags.blocks() {
+                if let Some(title) = checklist_title(doc, v, cstart, sentence, clause) {
+                    checklist.push(ChecklistItem {
+                        title,
+                        source: source.to_string(),
+                    });
+                }
+                if let Some(m) = mentions.last() {
+                    ctx.last_medicine = Some(medicine(cv, m, head));
+                }
+            }
+            prev_subjects.clear();
+            prev_steps.clear();
+            prev_flags = flags;
+            continue;
+        }
+
+        // One segment per medicine of a list; the words before the first belong to it.
+        let mut bounds: Vec<(usize, usize, Option<drugs::Mention>)> = Vec::new();
+        if mentions.len() >= 2 {
+            for (n, m) in mentions.iter().enumerate() {
+                let s = if n == 0 { v.start } else { m.start };
+                let e = mentions.get(n + 1).map_or(v.end, |x| x.start);
+                bounds.push((s, e, Some(*m)));
+            }
+        } else {
+            bounds.push((v.start, v.end, mentions.first().copied()));
+        }
+        let prefix_flags = match mentions.first() {
+            Some(m) if mentions.len() >= 2 => {
+                filters::flags(View::new(doc, cstart, m.start), cstart)
+            }
+            _ => Flags::default(),
+        };
+        let mut segs: Vec<Segment> = bounds
+            .into_iter()
+            .enumerate()
+            .map(|(n, (s, e, mention))| {
+                let from = s.max(cstart);
+                let mut f = filters::flags(View::new(doc, from, e), from).or(inherited);
+                if n > 0 {
+                    f = f.or(prefix_flags);
+                }
+                let within = |at: usize| at >= s && at < e;
+                let seg_freq = frequency::Found {
+                    hits: freq.hits.iter().copied().filter(|h| within(h.at)).collect(),
+                };
+                let seg_times: Vec<ClockTime> = times
+                    .iter()
+                    .filter(|h| within(h.at))
+                    .map(|h| h.time)
+                    .collect();
+                let seg_durs: Vec<duration::Hit> =
+                    durs.iter().copied().filter(|h| within(h.at)).collect();
+                Segment {
+                    start: s,
+                    end: e,
+                    mention,
+                    schedule: build_schedule(&seg_freq, &seg_times),
+                    duration: duration::pick(&seg_durs),
+                    flags: f,
+                }
+            })
+            .collect();
+        // A list shares the schedule written after it ("X, Y and Z, all twice daily").
+        for n in (0..segs.len()).rev() {
+            if segs[n].schedule.is_none() {
+                if let Some(next) = segs.get(n + 1) {
+                    let (sch, dur, fl) = (next.schedule.clone(), next.duration, next.flags);
+                    if sch.is_some() {
+                        let seg = &mut segs[n];
+                        seg.schedule = sch;
+                        seg.duration = seg.duration.or(dur);
+                        seg.flags = seg.flags.or(fl);
+                    }
+                }
+            }
+        }
+        // A duration at the end covers the list ("…, all for 14 days").
+        if segs.len() >= 2 {
+            if let Some(tail) = segs.last().and_then(|s| s.duration) {
+                for seg in &mut segs {
+                    if seg.duration.is_none() {
+                        seg.duration = Some(tail);
+                    }
+                }
+            }
+        }
+
+        let mut subjects = Vec::new();
+        let mut steps_here = Vec::new();
+        let any_schedule = segs.iter().any(|s| s.schedule.is_some());
+        for seg in &segs {
+            let sv = View::new(doc, seg.start, seg.end);
+            let strength = first_strength(sv, seg.mention.as_ref());
+            let subjects_for_seg: Vec<Subject> = if let Some(m) = &seg.mention {
+                vec![medicine(cv, m, head)]
+            } else {
+                let first_consumed = first_consumed(&freq, &times, &durs, cstart, clause.end);
+                let generic = is_generic(v, cstart, first_consumed);
+                if generic {
+                    if k > 0 && !prev_subjects.is_empty() {
+                        prev_subjects.clone()
+                    } else if let Some(m) = ctx.last_medicine.clone() {
+                        vec![m]
+                    } else if let Some(s) = ctx.last_subject.clone() {
+                        vec![s]
+                    } else {
+                        action_title(v, cstart, first_consumed, clause.end, &freq, &times, &durs)
+                            .map(|title| Subject::Action { title })
+                            .into_iter()
+                            .collect()
+                    }
+                } else {
+                    let imperative_head =
+                        crate::lexicon::is_imperative(head) || is_admin_verb(head);
+                    let cue_only = freq.explicit().is_none()
+                        && freq.weekday_interval().is_none()
+                        && times.is_empty();
+                    if cue_only && !imperative_head {
+                        Vec::new()
+                    } else {
+                        action_title(v, cstart, first_consumed, clause.end, &freq, &times, &durs)
+                            .map(|title| Subject::Action { title })
+                            .into_iter()
+                            .collect()
+                    }
+                }
+            };
+            if !seg.flags.blocks() {
+                if let Some(schedule) = &seg.schedule {
+                    for subject in &subjects_for_seg {
+                        steps_here.push(plan.len());
+                        plan.push(Pending {
+                            step: PlanStep {
+                                title: subject.title(strength.as_deref()),
+                                schedule: schedule.clone(),
+                                duration: seg.duration.and_then(|d| d.value),
+                                source: source.to_string(),
+                            },
+                            duration_stated: seg.duration.is_some(),
+                        });
+                    }
+                }
+            }
+            if !seg.flags.blocks() || seg.schedule.is_none() {
+                subjects.extend(subjects_for_seg);
+            }
+        }
+
+        // "Continue for 3 months", "— 2 applications in total": a duration alone finishes
+        // the step before it.
+        if !any_schedule && mentions.is_empty() {
+            if let Some(d) = duration::pick(&durs) {
+                let first_consumed = first_consumed(&freq, &times, &durs, cstart, clause.end);
+                let only_duration = is_generic(v, cstart, first_consumed)
+                    || matches!(
+                        head,
+                        "continue" | "all" | "both" | "each" | "course" | "treatment"
+                    );
+                if only_duration && !flags.blocks() {
+                    let targets: Vec<usize> = if k > 0 {
+                        prev_steps.clone()
+                    } else {
+                        plan.len().checked_sub(1).into_iter().collect()
+                    };
+                    for t in targets {
+                        if let Some(p) = plan.get_mut(t) {
+                            if !p.duration_stated {
+                                p.step.duration = d.value;
+                                p.duration_stated = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        if !mentions.is_empty() && !flags.blocks() {
+            if let Some(m) = mentions.last() {
+                ctx.last_medicine = Some(medicine(cv, m, head));
+            }
+        }
+        if let Some(s) = subjects.last() {
+            if !flags.blocks() {
+                ctx.last_subject = Some(s.clone());
+                if matches!(s, Subject::Medicine { .. }) {
+                    ctx.last_medicine = Some(s.clone());
+                }
+            }
+        }
+        if !subjects.is_empty() {
+            prev_subjects = subjects;
+        }
+        if !steps_here.is_empty() {
+            prev_steps = steps_here;
+        }
+        prev_flags = flags;
+    }
+}
+
+fn medicine(cv: View<'_, '_>, m: &drugs::Mention, head: &str) -> Subject {
+    let phrase = drugs::phrase(cv, m);
+    let verb = titles::medicine_verb(head, &phrase.to_ascii_lowercase());
+    let mut name = drugs::name(cv, m);
+    let mut phrase = phrase;
+    // A name opening the sentence is capitalised only for the sentence's sake.
+    if is_sentence_start(cv, m.start) && name.chars().skip(1).all(|c| !c.is_uppercase()) {
+        name = lower_first(&name);
+        phrase = lower_first(&phrase);
+    }
+    Subject::Medicine {
+        verb,
+        name,
+        phrase,
+        has_strength: drugs::has_strength(cv, m),
+    }
+}
+
+fn is_sentence_start(cv: View<'_, '_>, i: usize) -> bool {
+    let doc = cv.doc;
+    i == 0
+        || doc.toks[i].newlines_before > 0
+        || matches!(
+            doc.text(i - 1),
+            "." | ":" | ";" | "!" | "?" | "-" | "•" | "*" | ")"
+        )
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A strength in the segment that its medicine phrase does not already state
+/// ("then 30 mg daily", "Increase lisinopril to 20 mg").
+fn first_strength(sv: View<'_, '_>, mention: Option<&drugs::Mention>) -> Option<String> {
+    if let Some(m) = mention {
+        if drugs::has_strength(sv, m) {
+            return None;
+        }
+    }
+    let from = mention.map_or(sv.start, |m| m.end);
+    let i = sv.find(from, |i| drugs::strength_at(sv, i).is_some())?;
+    let end = drugs::strength_at(sv, i)?;
+    Some(sv.doc.slice(i, end - 1).to_string())
+}
+
+fn first_consumed(
+    freq: &frequency::Found,
+    times: &[clock::Hit],
+    durs: &[duration::Hit],
+    from: usize,
+    end: usize,
+) -> usize {
+    freq.hits
+        .iter()
+        .map(|h| h.at)
+        .chain(times.iter().map(|h| h.at))
+        .chain(durs.iter().map(|h| h.at))
+        .filter(|&a| a >= from)
+        .min()
+        .unwrap_or(end)
+}
+
+/// Nothing but administration verbs, quantities and generic words before the schedule.
+fn is_generic(v: View<'_, '_>, from: usize, to: usize) -> bool {
+    (from..to).all(|i| {
+        let w = v.w(i);
+        match v.kind(i) {
+            Some(Kind::Punct | Kind::Number) | None => true,
+            Some(Kind::Word) => {
+                GENERIC.binary_search(&w).is_ok()
+                    || is_admin_verb(w)
+                    || is_form(w)
+                    || is_strength_unit(w)
+                    || is_count_unit(w)
+                    || crate::lexicon::number_word(w).is_some()
+            }
+        }
+    })
+}
+
+fn action_title(
+    v: View<'_, '_>,
+    from: usize,
+    first_consumed: usize,
+    end: usize,
+    freq: &frequency::Found,
+    times: &[clock::Hit],
+    durs: &[duration::Hit],
+) -> Option<String> {
+    if let Some(t) = titles::from_tokens(v, from, first_consumed) {
+        return Some(t);
+    }
+    // The schedule came first ("Every morning, check your weight"): use what follows it.
+    let last_consumed = freq
+        .hits
+        .iter()
+        .map(|h| h.end)
+        .chain(times.iter().map(|h| h.end))
+        .chain(durs.iter().map(|h| h.end))
+        .max()
+        .unwrap_or(from);
+    titles::from_tokens(v, last_consumed, end)
+}
+
+fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedule> {
+    use frequency::Freq;
+    let explicit = freq.explicit();
+    let from_freq = |f: Freq| match f {
+        Freq::PerDay(n) => Schedule::times_per_day(n).ok(),
+        Freq::EveryHours(h) => Schedule::every_hours(h).ok(),
+        Freq::Cue(_) | Freq::Weekdays(_) => None,
+    };
+    if !times.is_empty() {
+        let n = times.len() as u32;
+        let keep_freq = match explicit {
+            Some(Freq::PerDay(c)) => c > n,
+            Some(Freq::EveryHours(h)) => h > 24 || (h < 24 && 24 / h > n),
+            _ => false,
+        };
+        if keep_freq {
+            return explicit.and_then(from_freq);
+        }
+        if explicit.is_none() {
+            if let Some(h) = freq.weekday_interval() {
+                return Schedule::every_hours(h).ok();
+            }
+        }
+        return Schedule::fixed_times(times.to_vec()).ok();
+    }
+    if let Some(f) = explicit {
+        return from_freq(f);
+    }
+    if let Some(h) = freq.weekday_interval() {
+        return Schedule::every_hours(h).ok();
+    }
+    match freq.cue_count() {
+        0 => None,
+        n => Schedule::times_per_day(n).ok(),
+    }
+}
+
+/// A one-time action: led by a checklist verb, "have … done", "make an appointment",
+/// or a passive "to be booked".
+fn is_checklist(
+    v: View<'_, '_>,
+    cstart: usize,
+    freq: &frequency::Found,
+    times: &[clock::Hit],
+) -> bool {
+    let head = v.w(cstart);
+    let scheduled =
+        freq.explicit().is_some() || freq.weekday_interval().is_some() || !times.is_empty();
+    let mentions_any = |words: &[&str]| (cstart..v.end).any(|i| words.contains(&v.w(i)));
+    const TESTS: &[&str] = &[
+        "appointment",
+        "blood",
+        "bloods",
+        "checked",
+        "done",
+        "ecg",
+        "jab",
+        "review",
+        "scan",
+        "smear",
+        "swab",
+        "taken",
+        "test",
+        "tests",
+        "vaccination",
+        "vaccine",
+        "x-ray",
+        "xray",
+    ];
+    if is_checklist_verb(head) {
+        return !(head == "repeat" && scheduled);
+    }
+    match head {
+        "have" | "go" => !scheduled && mentions_any(TESTS),
+        "make" => mentions_any(&["appointment", "booking"]),
+        "sign" => v.w(cstart + 1) == "up",
+        _ => {
+            !scheduled
+                && (cstart..v.end).any(|i| {
+                    v.w(i) == "be"
+                        && matches!(
+                            v.w(i + 1),
+                            "booked"
+                                | "arranged"
+                                | "scheduled"
+                                | "ordered"
+                                | "requested"
+                                | "organised"
+                                | "organized"
+                                | "repeated"
+                                | "collected"
+                                | "bought"
+                        )
+                })
+        }
+    }
+}
+
+fn checklist_title(
+    doc: &Doc<'_>,
+    v: View<'_, '_>,
+    cstart: usize,
+    sentence: &sentences::Sentence,
+    clause: &clauses::Clause,
+) -> Option<String> {
+    let title = titles::from_tokens(v, cstart, v.end)?;
+    // The object: the words after the verb up to a preposition ("book it with the nurse").
+    let object_end = (cstart + 1..v.end)
+        .find(|&i| PREPOSITIONS.contains(&v.w(i)) && !(i == cstart + 1 && v.w(i) == "up"))
+        .unwrap_or(v.end);
+    let vague = (cstart + 1..object_end)
+        .all(|i| v.kind(i) == Some(Kind::Punct) || VAGUE_OBJECTS.contains(&v.w(i)));
+    if !vague {
+        return Some(title);
+    }
+    // "Sutures out in 10 days — book the appointment": the rest of the sentence says what.
+    let sv = View::new(doc, sentence.toks.start, sentence.toks.end);
+    let context = if clause.start > sentence.toks.start {
+        titles::from_tokens(sv, sentence.toks.start, clause.start)
+    } else {
+        titles::from_tokens(sv, clause.end, sentence.toks.end)
+    };
+    Some(match context {
+        Some(c) => format!("{title} ({c})"),
+        None => title,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_words_are_sorted() {
+        let mut s = GENERIC.to_vec();
+        s.sort_unstable();
+        assert_eq!(s, GENERIC);
+    }
+}
