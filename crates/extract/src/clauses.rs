@@ -35,6 +35,9 @@ pub(crate) struct Clause {
 /// Words that, after a comma, open a clause of their own.
 fn opens_after_comma(v: View<'_, '_>, i: usize) -> bool {
     let w = v.w(i);
+    if w == "and" {
+        return is_imperative(v.w(i + 1));
+    }
     is_admin_verb(w)
         || is_checklist_verb(w)
         || matches!(
@@ -50,13 +53,12 @@ fn opens_after_comma(v: View<'_, '_>, i: usize) -> bool {
                 | "but"
                 | "stop"
                 | "please"
-                | "and"
                 | "if"
                 | "unless"
                 | "check"
                 | "keep"
                 | "continue"
-        ) && !(w == "and" && !is_imperative(v.w(i + 1)))
+        )
 }
 
 pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {

@@ -3,6 +3,10 @@
 //! Each named time becomes a `fixed_times` entry. A bare number is never a time ("at 8"
 //! could be anything); it needs a colon, am/pm, "o'clock", or four digits after "at".
 
+// Token scanners read best in the notation of their patterns: `v` the view, `i`/`j`/`k`
+// positions, `w` the word, `n` a number.
+#![allow(clippy::many_single_char_names)]
+
 use crate::lexicon::integer;
 use crate::steps::ClockTime;
 use crate::tokens::{Kind, View};

@@ -6,6 +6,10 @@
 //! "5 days" right after a schedule ("tds 5 days") is taken only when nothing better is
 //! there and nothing marks it as a point in time ("in 6 weeks", "3 days ago").
 
+// Token scanners read best in the notation of their patterns: `v` the view, `i`/`j`/`k`
+// positions, `w` the word, `n` a number.
+#![allow(clippy::many_single_char_names)]
+
 use crate::steps::Duration;
 use crate::tokens::{Kind, View};
 
@@ -130,21 +134,17 @@ fn amount(v: View<'_, '_>, j: usize) -> Option<(Amount, usize)> {
     Some((amount, k + 1))
 }
 
-fn to_duration(a: &Amount) -> Option<Option<Duration>> {
-    match *a {
-        Amount::Days(n) => Some(Duration::days(n).ok()),
-        Amount::Doses(n) => Some(Duration::occurrences(n).ok()),
-        Amount::Short => None,
-    }
-}
-
 fn hit(at: usize, end: usize, a: &Amount, bare: bool) -> Option<Hit> {
-    let value = to_duration(a)?;
     // An out-of-range figure ("for 99999 days") is no duration we can keep.
-    value.map(|d| Hit {
+    let value = match *a {
+        Amount::Days(n) => Duration::days(n).ok()?,
+        Amount::Doses(n) => Duration::occurrences(n).ok()?,
+        Amount::Short => return None,
+    };
+    Some(Hit {
         at,
         end,
-        value: Some(d),
+        value: Some(value),
         bare,
     })
 }
@@ -279,13 +279,24 @@ mod tests {
     use super::*;
     use crate::tokens::Doc;
 
-    fn dur(text: &str) -> Option<Option<Duration>> {
-        let doc = Doc::new(text);
-        pick(&scan(View::new(&doc, 0, doc.toks.len()))).map(|h| h.value)
+    #[derive(Debug, PartialEq)]
+    enum Got {
+        Nothing,
+        Open,
+        Is(Duration),
     }
 
-    fn days(n: u32) -> Option<Option<Duration>> {
-        Some(Some(Duration::Days(n)))
+    fn dur(text: &str) -> Got {
+        let doc = Doc::new(text);
+        match pick(&scan(View::new(&doc, 0, doc.toks.len()))) {
+            None => Got::Nothing,
+            Some(Hit { value: None, .. }) => Got::Open,
+            Some(Hit { value: Some(d), .. }) => Got::Is(d),
+        }
+    }
+
+    fn days(n: u32) -> Got {
+        Got::Is(Duration::Days(n))
     }
 
     #[test]
@@ -332,7 +343,7 @@ mod tests {
             ("a total of 3 doses", 3),
             ("3 doses in total", 3),
         ] {
-            assert_eq!(dur(text), Some(Some(Duration::Occurrences(n))), "{text}");
+            assert_eq!(dur(text), Got::Is(Duration::Occurrences(n)), "{text}");
         }
     }
 
@@ -347,7 +358,7 @@ mod tests {
             "for life",
             "until further notice",
         ] {
-            assert_eq!(dur(text), Some(None), "{text}");
+            assert_eq!(dur(text), Got::Open, "{text}");
         }
     }
 
@@ -365,7 +376,7 @@ mod tests {
             "2 hours after",
             "for 99999 days",
         ] {
-            assert_eq!(dur(text), None, "{text}");
+            assert_eq!(dur(text), Got::Nothing, "{text}");
         }
     }
 }

@@ -10,6 +10,8 @@ use crate::lexicon::undotted;
 use crate::tokens::View;
 
 /// Why a clause gives no step (empty: it may).
+// A set of independent reasons, any of which may hold at once.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Flags {
     pub history: bool,
@@ -162,7 +164,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             }
             "used" if next == "to" => f.history = true,
             "in" | "for" | "over" if next == "the" && matches!(next2, "past" | "last") => {
-                f.history = true
+                f.history = true;
             }
             "last"
                 if matches!(
@@ -224,7 +226,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 }
             }
             "in" if matches!(next, "case") || (next == "the" && next2 == "event") => {
-                f.conditional = true
+                f.conditional = true;
             }
             "once"
                 if i == first

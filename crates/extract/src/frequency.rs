@@ -6,6 +6,10 @@
 //! morning", "morning and evening", "with meals"). Every pattern looks at most a few
 //! tokens ahead, so a scan is linear in the clause.
 
+// Token scanners read best in the notation of their patterns: `v` the view, `i`/`j`/`k`
+// positions, `w` the word, `n` a number.
+#![allow(clippy::many_single_char_names)]
+
 use crate::lexicon::undotted;
 use crate::tokens::{Kind, View};
 

@@ -611,6 +611,28 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
     }
 }
 
+/// What "have … " or "go for …" must mention to be a one-time task.
+const TESTS: &[&str] = &[
+    "appointment",
+    "blood",
+    "bloods",
+    "checked",
+    "done",
+    "ecg",
+    "jab",
+    "review",
+    "scan",
+    "smear",
+    "swab",
+    "taken",
+    "test",
+    "tests",
+    "vaccination",
+    "vaccine",
+    "x-ray",
+    "xray",
+];
+
 /// A one-time action: led by a checklist verb, "have … done", "make an appointment",
 /// or a passive "to be booked".
 fn is_checklist(
@@ -623,26 +645,6 @@ fn is_checklist(
     let scheduled =
         freq.explicit().is_some() || freq.weekday_interval().is_some() || !times.is_empty();
     let mentions_any = |words: &[&str]| (cstart..v.end).any(|i| words.contains(&v.w(i)));
-    const TESTS: &[&str] = &[
-        "appointment",
-        "blood",
-        "bloods",
-        "checked",
-        "done",
-        "ecg",
-        "jab",
-        "review",
-        "scan",
-        "smear",
-        "swab",
-        "taken",
-        "test",
-        "tests",
-        "vaccination",
-        "vaccine",
-        "x-ray",
-        "xray",
-    ];
     if is_checklist_verb(head) {
         return !(head == "repeat" && scheduled);
     }

@@ -5,6 +5,10 @@
 //! only ASCII and blanking byte for byte keep every byte offset equal to the original's,
 //! so a token's offsets slice the original note for verbatim sources and titles.
 
+// Token scanners read best in the notation of their patterns: `v` the view, `i`/`j`/`k`
+// positions, `w` the word, `n` a number.
+#![allow(clippy::many_single_char_names)]
+
 /// What a token is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -284,9 +288,9 @@ fn tokenize(text: &str) -> Vec<Token> {
                     break;
                 }
                 let d = at(k);
-                if d.is_alphanumeric() {
-                    k += 1;
-                } else if matches!(d, '.' | '\'' | '’') && at(k + 1).is_alphabetic() {
+                if d.is_alphanumeric()
+                    || (matches!(d, '.' | '\'' | '’') && at(k + 1).is_alphabetic())
+                {
                     k += 1;
                 } else {
                     break;

@@ -1,0 +1,175 @@
+//! No panic and bounded time on any input; sources are always the note's own text.
+
+// Test helpers may fail loudly: a panic is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+fn check(note: &str) {
+    let steps = hospital_extract::extract(note);
+    for s in steps
+        .plan
+        .iter()
+        .map(|p| &p.source)
+        .chain(steps.checklist.iter().map(|c| &c.source))
+    {
+        assert!(note.contains(s.as_str()), "source {s:?} is not in the note");
+        assert!(!s.is_empty());
+    }
+    for p in &steps.plan {
+        assert!(!p.title.is_empty());
+        // The typed output always survives a JSON round trip.
+        let json = serde_json::to_string(p).expect("serialises");
+        let back: hospital_extract::PlanStep = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(&back, p);
+    }
+}
+
+/// Pieces of clinical text, punctuation and numbers that the strategies recombine.
+const PIECES: &[&str] = &[
+    "Take",
+    "amoxicillin",
+    "500",
+    "mg",
+    ".",
+    "twice",
+    "daily",
+    "for",
+    "7",
+    "days",
+    "then",
+    ",",
+    ";",
+    "x",
+    "7/7",
+    "q6h",
+    "b.i.d.",
+    "at",
+    "08:00",
+    "8am",
+    "\"",
+    "'",
+    "“",
+    "”",
+    "if",
+    "needed",
+    "stop",
+    "Buy",
+    "book",
+    "—",
+    "-",
+    ":",
+    "every",
+    "other",
+    "day",
+    "1.5",
+    "ml",
+    "e.g.",
+    "Dr.",
+    "\n",
+    "\n\n",
+    "and",
+    "all",
+    "weekly",
+    "99999999999",
+    "0",
+    "00:00",
+    "25:61",
+    "(",
+    ")",
+    "%",
+    "é",
+    "…",
+    "q",
+    "h",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_text_never_panics(note in "\\PC{0,400}") {
+        check(&note);
+    }
+
+    #[test]
+    fn arbitrary_unicode_never_panics(note in any::<String>()) {
+        check(&note);
+    }
+
+    #[test]
+    fn clinical_fragments_never_panic(parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..200), spaces in proptest::collection::vec(any::<bool>(), 200)) {
+        let mut note = String::new();
+        for (p, s) in parts.iter().zip(spaces.iter()) {
+            note.push_str(p);
+            if *s {
+                note.push(' ');
+            }
+        }
+        check(&note);
+    }
+}
+
+fn timed(note: &str, limit: Duration) {
+    let start = Instant::now();
+    check(note);
+    let took = start.elapsed();
+    assert!(took < limit, "{} bytes took {took:?}", note.len());
+}
+
+#[test]
+fn pathological_punctuation_and_numbers_stay_fast() {
+    let limit = Duration::from_secs(20);
+    for unit in [
+        ".", "\"", "'", "“", "‘x ", "1", "1.", "1:", "1/", "q", "x", "-", ";", ", then", "every ",
+        "for ", "e.g. ", "Dr. ", "a'", " '",
+    ] {
+        timed(&unit.repeat(200_000), limit);
+    }
+    timed(&"9".repeat(1_000_000), limit);
+    timed(&"amoxicillin ".repeat(80_000), limit);
+}
+
+#[test]
+fn a_one_megabyte_note_is_read_in_bounded_time() {
+    let sentence = "Take amoxicillin 500 mg three times a day for 7 days, then twice daily. \
+        She said \"stop it\". Buy a thermometer. Omeprazole, amoxicillin and clarithromycin, all twice daily for 14 days. ";
+    let mut note = String::new();
+    while note.len() < 1_000_000 {
+        note.push_str(sentence);
+    }
+    let start = Instant::now();
+    let steps = hospital_extract::extract(&note);
+    let took = start.elapsed();
+    assert!(steps.plan.len() > 1000);
+    assert!(took < Duration::from_secs(20), "1 MB took {took:?}");
+    check(&note[..10_000]);
+}
+
+#[test]
+fn time_grows_linearly() {
+    let sentence =
+        "Take ibuprofen 400 mg every 8 hours for 5 days; if needed paracetamol. Book a review. ";
+    let small = sentence.repeat(2_000);
+    let large = sentence.repeat(20_000);
+    // Warm up, then take the best of three to keep noise out.
+    let best = |n: &str| {
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                hospital_extract::extract(n);
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let _ = best(&small);
+    let (s, l) = (best(&small), best(&large));
+    // Ten times the text may take ten times as long; a quadratic reader would take 100×.
+    assert!(
+        l < s * 30 + Duration::from_millis(50),
+        "2k sentences {s:?}, 20k sentences {l:?}"
+    );
+}

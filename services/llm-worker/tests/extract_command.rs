@@ -1,0 +1,113 @@
+//! `llm-worker extract` as a caller sees it: the built binary, stdin in, stdout out.
+
+// Test helpers may fail loudly: a panic is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llm-worker"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut input = child.stdin.take().expect("stdin");
+    // The command may refuse before reading everything; a broken pipe is then expected.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().expect("the binary ends")
+}
+
+#[test]
+fn prints_the_steps_of_a_note() {
+    let out = run(
+        &["extract"],
+        b"Rapid strep positive. Buy amoxicillin 500 mg capsules today. Take one capsule three times a day for 10 days.",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(
+        steps["checklist"][0]["title"],
+        "Buy amoxicillin 500 mg capsules today"
+    );
+    assert_eq!(steps["plan"][0]["title"], "Take amoxicillin 500 mg");
+    assert_eq!(
+        steps["plan"][0]["schedule"],
+        serde_json::json!({"kind": "times_per_day", "times_per_day": 3})
+    );
+    assert_eq!(
+        steps["plan"][0]["duration"],
+        serde_json::json!({"days": 10})
+    );
+    assert_eq!(
+        steps["plan"][0]["source"],
+        "Take one capsule three times a day for 10 days."
+    );
+}
+
+#[test]
+fn the_offline_provider_can_be_named() {
+    let out = run(
+        &["extract", "--provider", "offline"],
+        b"Warfarin 5 mg at 18:00 every day.",
+    );
+    assert!(out.status.success());
+    let steps: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(
+        steps["plan"][0]["schedule"],
+        serde_json::json!({"kind": "fixed_times", "times": ["18:00"]})
+    );
+}
+
+#[test]
+fn an_empty_note_has_no_steps() {
+    let out = run(&["extract"], b"");
+    assert!(out.status.success());
+    let steps: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(steps, serde_json::json!({"checklist": [], "plan": []}));
+}
+
+#[test]
+fn twenty_thousand_characters_are_accepted_and_one_more_is_refused() {
+    // Multi-byte characters: the limit counts characters, not bytes.
+    let ok = "é".repeat(20_000);
+    assert!(run(&["extract"], ok.as_bytes()).status.success());
+    let long = "a".repeat(20_001);
+    let out = run(&["extract"], long.as_bytes());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("20000 characters"), "{err}");
+}
+
+#[test]
+fn invalid_utf8_is_refused() {
+    let out = run(&["extract"], &[b'T', b'a', 0xff, 0xfe, b'k']);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UTF-8"));
+}
+
+#[test]
+fn unknown_or_unbuilt_providers_are_refused() {
+    for (provider, words) in [
+        ("gemini", "not available"),
+        ("openai", "not available"),
+        ("nope", "unknown provider"),
+    ] {
+        let out = run(&["extract", "--provider", provider], b"Take it daily.");
+        assert_eq!(out.status.code(), Some(2), "{provider}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(words),
+            "{provider}"
+        );
+    }
+    assert_eq!(run(&[], b"").status.code(), Some(2));
+    assert_eq!(run(&["consume"], b"").status.code(), Some(2));
+}
