@@ -90,10 +90,14 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(ClockTime, usize)> {
             None => ClockTime::new(h, m).ok().map(|t| (t, i + 1)),
         };
     }
+    let unit_next =
+        crate::lexicon::is_strength_unit(v.w(i + 1)) || crate::lexicon::is_count_unit(v.w(i + 1));
     if let Some((h, m)) = split_hm(w, '.') {
+        // "7.30pm", "at 7.30", "08.00 and 20.00"; not "12.50 mg".
+        let clock_like = w.len() == 5 && !unit_next;
         return match mer {
             Some((pm, end)) => with_meridiem(h, m, pm).map(|t| (t, end)),
-            None if after_at => ClockTime::new(h, m).ok().map(|t| (t, i + 1)),
+            None if after_at || clock_like => ClockTime::new(h, m).ok().map(|t| (t, i + 1)),
             None => None,
         };
     }
@@ -105,8 +109,6 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(ClockTime, usize)> {
         return ClockTime::new(n, 0).ok().map(|t| (t, i + 2));
     }
     let hrs = v.is_any(i + 1, &["h", "hrs", "hr", "hours"]);
-    let unit_next =
-        crate::lexicon::is_strength_unit(v.w(i + 1)) || crate::lexicon::is_count_unit(v.w(i + 1));
     if w.len() == 4 && (hrs || (after_at && !unit_next)) {
         let t = ClockTime::new(n / 100, n % 100).ok()?;
         return Some((t, if hrs { i + 2 } else { i + 1 }));
@@ -143,6 +145,7 @@ mod tests {
         assert_eq!(times("at noon or at midnight"), ["12:00", "00:00"]);
         assert_eq!(times("9 o'clock"), ["09:00"]);
         assert_eq!(times("08:00, 14:00 and 20:00"), ["08:00", "14:00", "20:00"]);
+        assert_eq!(times("08.00 and 20.00"), ["08:00", "20:00"]);
     }
 
     #[test]
@@ -155,6 +158,7 @@ mod tests {
             "20,000 units",
             "after noon",
             "at 1000 units",
+            "12.50 mg",
         ] {
             assert!(times(text).is_empty(), "{text}");
         }

@@ -75,6 +75,27 @@ const NOT_NAMES: &[&str] = &[
     "with",
 ];
 
+/// Words before a form that are not a medicine's name ("the cream", "your inhaler").
+const GENERIC_NOUNS: &[&str] = &[
+    "barrier",
+    "nasal",
+    "new",
+    "same",
+    "steroid",
+    "that",
+    "these",
+    "this",
+    "those",
+    "your",
+    "moisturising",
+    "moisturizing",
+    "antibiotic",
+    "antifungal",
+    "pain",
+    "sleeping",
+    "water",
+];
+
 /// A strength dose at `i` ("500 mg", "500mg", "1%", "20,000 units", "5 mg/5 ml"); its end.
 pub(crate) fn strength_at(v: View<'_, '_>, i: usize) -> Option<usize> {
     if v.kind(i) != Some(Kind::Number) || v.w(i).contains(':') {
@@ -134,8 +155,16 @@ fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
         }
         return Some(i + 1);
     }
-    // An unknown word right before a strength: "Zorblax 20 mg".
-    if name_like(v, i) && strength_at(v, i + 1).is_some() {
+    // An unknown word right before a strength or a form: "Zorblax 20 mg", "adapalene gel".
+    let form_next = is_form(v.w(i + 1))
+        && !is_count_form(v.w(i + 1))
+        && !matches!(v.w(i + 1), "oral" | "ear" | "eye" | "nasal" | "topical");
+    let before_form = form_next
+        || (matches!(v.w(i + 1), "eye" | "ear" | "nasal" | "oral") && is_form(v.w(i + 2)));
+    if name_like(v, i)
+        && (strength_at(v, i + 1).is_some() || before_form)
+        && !GENERIC_NOUNS.contains(&v.w(i))
+    {
         return Some(i + 1);
     }
     None

@@ -224,6 +224,8 @@ fn at(v: View<'_, '_>, i: usize) -> Option<Hit> {
                         | "at"
                         | "least"
                         | "an"
+                        | "up"
+                        | "to"
                 )
             {
                 j += 1;
@@ -234,7 +236,9 @@ fn at(v: View<'_, '_>, i: usize) -> Option<Hit> {
         if let Some((a, end)) = amount(v, j) {
             return hit(i, end, &a, false);
         }
-        if matches!(v.w(j), "fortnight" | "week" | "month") && matches!(v.w(j - 1), "a" | "the") {
+        if matches!(v.w(j), "fortnight" | "week" | "month")
+            && matches!(v.w(j - 1), "a" | "the" | "next")
+        {
             let days = match v.w(j) {
                 "fortnight" => 14,
                 "week" => 7,

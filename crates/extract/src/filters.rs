@@ -248,7 +248,8 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             "at" if next == "onset" || (next == "the" && matches!(next2, "onset" | "first")) => {
                 f.as_needed = true;
             }
-            "up" if next == "to" => f.as_needed = true,
+            // "up to four times a day" is a ceiling; "for up to 2 weeks" is a course.
+            "up" if next == "to" && (i == 0 || v.w(i - 1) != "for") => f.as_needed = true,
             "no" if next == "more" => f.as_needed = true,
             // Narrative verbs about the patient.
             "reports" | "reported" | "reporting" | "says" | "said" | "states" | "stated"

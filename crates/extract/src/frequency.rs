@@ -18,6 +18,8 @@ use crate::tokens::{Kind, View};
 pub(crate) enum Freq {
     PerDay(u32),
     EveryHours(u32),
+    /// "repeat after 7 days": one more application after so many hours.
+    Repeat(u32),
     /// Times of day (bit set: morning, midday, evening, night).
     Cue(u8),
     /// Days of the week (bit set).
@@ -49,7 +51,7 @@ impl Found {
         self.hits
             .iter()
             .map(|h| h.freq)
-            .find(|f| matches!(f, Freq::PerDay(_) | Freq::EveryHours(_)))
+            .find(|f| matches!(f, Freq::PerDay(_) | Freq::EveryHours(_) | Freq::Repeat(_)))
     }
 
     /// Doses a day implied by the times of day named, if any.
@@ -242,6 +244,13 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
             }
             _ => {}
         }
+        // "every 3rd day"
+        if let Some(n) = v.int(j) {
+            if v.glued(j + 1) && v.is_any(j + 1, &["rd", "nd", "th", "st"]) {
+                mult = n;
+                j += 2;
+            }
+        }
         let (n, k) = match v.qty(j) {
             Some(n) if !matches!(v.w(j), "a" | "an") && mult == 1 => {
                 let mut k = j + 1;
@@ -277,7 +286,8 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
         return Some((f, k + 1));
     }
     if w == "per" || w == "a" || w == "/" {
-        if v.w(i + 1) == "day" {
+        // "several times a day" names no count: no schedule.
+        if v.w(i + 1) == "day" && v.w(i.wrapping_sub(1)) != "times" {
             return Some((Freq::PerDay(1), i + 2));
         }
         return None;
@@ -293,7 +303,7 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
                 "fortnight" => 336,
                 _ => 720,
             };
-            return Some((Freq::EveryHours(h), j + 1));
+            return Some((Freq::Repeat(h), j + 1));
         }
         let n = v.qty(j)?;
         let h = match v.w(j + 1) {
@@ -302,10 +312,25 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
             "hours" | "hour" | "hrs" => 1,
             _ => return None,
         };
-        return (n > 0).then(|| (Freq::EveryHours(n.saturating_mul(h)), j + 2));
+        return (n > 0).then(|| (Freq::Repeat(n.saturating_mul(h)), j + 2));
     }
     if w == "alternate" && v.is_any(i + 1, &["day", "days", "nights"]) {
         return Some((Freq::EveryHours(48), i + 2));
+    }
+    // "7 days apart", "12 hours apart"
+    if let Some(n) = v.qty(i).filter(|&n| n > 0 && !matches!(w, "a" | "an")) {
+        let unit = v.w(i + 1);
+        if v.w(i + 2) == "apart" {
+            let h = match unit {
+                "hours" | "hrs" | "hour" => Some(n),
+                "days" | "day" => Some(n.saturating_mul(24)),
+                "weeks" | "week" => Some(n.saturating_mul(168)),
+                _ => None,
+            };
+            if let Some(h) = h {
+                return Some((Freq::EveryHours(h), i + 3));
+            }
+        }
     }
     // "4-hourly", "4 hourly", "6 hrly"
     if let Some(n) = v.int(i) {
@@ -463,6 +488,7 @@ mod tests {
             ("on alternate days", 48),
             ("every 2 days", 48),
             ("every third day", 72),
+            ("every 3rd day", 72),
             ("weekly", 168),
             ("once weekly", 168),
             ("once a week", 168),
@@ -477,11 +503,17 @@ mod tests {
             ("every Monday", 168),
             ("every Monday and Thursday", 84),
             ("on Mondays, Wednesdays and Fridays", 56),
-            ("repeat after 7 days", 168),
-            ("repeat in one week", 168),
+            ("7 days apart", 168),
         ] {
             assert_eq!(freq(text), Some(Freq::EveryHours(hours)), "{text}");
         }
+    }
+
+    #[test]
+    fn repeats() {
+        assert_eq!(freq("repeat after 7 days"), Some(Freq::Repeat(168)));
+        assert_eq!(freq("repeat in one week"), Some(Freq::Repeat(168)));
+        assert_eq!(freq("several times a day"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use crate::clauses::{self, Join};
 use crate::filters::{self, Flags};
 use crate::lexicon::{is_admin_verb, is_checklist_verb, is_count_unit, is_form, is_strength_unit};
-use crate::steps::{ChecklistItem, ClockTime, PlanStep, Schedule, Steps};
+use crate::steps::{ChecklistItem, ClockTime, Duration, PlanStep, Schedule, Steps};
 use crate::tokens::{Doc, Kind, View};
 use crate::{clock, drugs, duration, frequency, sentences, titles};
 
@@ -47,115 +47,19 @@ impl Subject {
 
 /// Words that, with an administration verb, say nothing of what is given: such a clause
 /// refers to the medicine named before ("Take one capsule twice daily").
+#[rustfmt::skip]
 const GENERIC: &[&str] = &[
-    "a",
-    "across",
-    "affected",
-    "after",
-    "again",
-    "all",
-    "also",
-    "an",
-    "area",
-    "areas",
-    "arms",
-    "around",
-    "as",
-    "at",
-    "back",
-    "bedtime",
-    "before",
-    "body",
-    "both",
-    "breakfast",
-    "by",
-    "chest",
-    "course",
-    "dose",
-    "doses",
-    "each",
-    "ear",
-    "ears",
-    "empty",
-    "evening",
-    "evenly",
-    "every",
-    "eye",
-    "eyes",
-    "face",
-    "first",
-    "food",
-    "full",
-    "generously",
-    "gently",
-    "glass",
-    "gums",
-    "hair",
-    "hands",
-    "in",
-    "inflamed",
-    "into",
-    "it",
-    "layer",
-    "least",
-    "left",
-    "legs",
-    "lesion",
-    "lesions",
-    "lips",
-    "meal",
-    "meals",
-    "medication",
-    "medications",
-    "medicine",
-    "milk",
-    "morning",
-    "mouth",
-    "neck",
-    "night",
-    "nose",
-    "nostril",
-    "nostrils",
-    "of",
-    "on",
-    "one",
-    "onto",
-    "oral",
-    "orally",
-    "over",
-    "patch",
-    "patches",
-    "pill",
-    "pills",
-    "po",
-    "rash",
-    "right",
-    "same",
-    "scalp",
-    "skin",
-    "sparingly",
-    "spot",
-    "spots",
-    "stomach",
-    "teeth",
-    "the",
-    "them",
-    "then",
-    "these",
-    "thickly",
-    "thin",
-    "thinly",
-    "this",
-    "those",
-    "to",
-    "treatment",
-    "under",
-    "usual",
-    "water",
-    "whole",
-    "with",
-    "wound",
-    "your",
+    "&", "a", "across", "affected", "after", "again", "all", "also", "an", "and", "area", "areas",
+    "arms", "around", "as", "at", "back", "bedtime", "before", "body", "both", "breakfast", "by",
+    "chest", "course", "dose", "doses", "each", "ear", "ears", "empty", "evening", "evenly",
+    "every", "eye", "eyes", "face", "first", "food", "full", "generously", "gently", "glass",
+    "gums", "hair", "hands", "in", "inflamed", "into", "it", "layer", "least", "left", "legs",
+    "lesion", "lesions", "lips", "meal", "meals", "medication", "medications", "medicine", "milk",
+    "morning", "mouth", "neck", "night", "nose", "nostril", "nostrils", "of", "on", "one", "onto",
+    "or", "oral", "orally", "over", "patch", "patches", "pill", "pills", "plus", "po", "rash",
+    "right", "same", "scalp", "skin", "sparingly", "spot", "spots", "stomach", "teeth", "the",
+    "them", "then", "these", "thickly", "thin", "thinly", "this", "those", "to", "treatment",
+    "under", "usual", "water", "whole", "with", "wound", "your",
 ];
 
 /// Objects that name nothing on their own: a checklist title borrows the sentence's context.
@@ -229,6 +133,9 @@ fn read_sentence(
 ) {
     let clauses = clauses::split(doc, sentence.toks.clone());
     let mut prev_subjects: Vec<Subject> = Vec::new();
+    // Whether the clause before named something a bare schedule can refer to: a medicine,
+    // or an action it scheduled ("then twice daily"), or a heading before a colon.
+    let mut prev_referable = false;
     let mut prev_steps: Vec<usize> = Vec::new();
     let mut prev_flags = Flags::default();
     let mut conditional = false;
@@ -245,8 +152,11 @@ fn read_sentence(
         }
         flags.conditional |= conditional;
         // What the clause as a whole carries into each of its segments.
+        // "increase every 2 weeks", "reduce gradually": a change to come, not a schedule.
+        let titration = matches!(v.w(cstart), "increase" | "reduce" | "decrease" | "titrate")
+            && !(cstart..clause.end).any(|i| drugs::strength_at(v, i).is_some());
         let mut inherited = Flags {
-            conditional,
+            conditional: conditional || titration,
             narrative,
             ..Flags::default()
         };
@@ -256,14 +166,13 @@ fn read_sentence(
         }
         flags = flags.or(inherited);
         let head = v.w(cstart);
-
         let freq = frequency::scan(v);
         let times = clock::scan(v);
         let durs = duration::scan(v);
         let cv = View::new(doc, cstart, clause.end);
         let mentions = drugs::find(cv);
 
-        if is_checklist(v, cstart, &freq, &times) {
+        if is_checklist(v, cstart, &freq, &times, k > 0) {
             if !flags.blocks() {
                 if let Some(title) = checklist_title(doc, v, cstart, sentence, clause) {
                     checklist.push(ChecklistItem {
@@ -276,6 +185,7 @@ fn read_sentence(
                 }
             }
             prev_subjects.clear();
+            prev_referable = false;
             prev_steps.clear();
             prev_flags = flags;
             continue;
@@ -356,6 +266,10 @@ fn read_sentence(
         let mut subjects = Vec::new();
         let mut steps_here = Vec::new();
         let any_schedule = segs.iter().any(|s| s.schedule.is_some());
+        let repeat = freq
+            .hits
+            .iter()
+            .any(|h| matches!(h.freq, frequency::Freq::Repeat(_)));
         for seg in &segs {
             let sv = View::new(doc, seg.start, seg.end);
             let strength = first_strength(sv, seg.mention.as_ref());
@@ -363,16 +277,23 @@ fn read_sentence(
                 vec![medicine(cv, m, head)]
             } else {
                 let first_consumed = first_consumed(&freq, &times, &durs, cstart, clause.end);
-                let generic = is_generic(v, cstart, first_consumed);
+                let consumed = consumed_mask(v, &freq, &times, &durs);
+                let generic = if first_consumed > cstart {
+                    is_generic(v, cstart, first_consumed)
+                } else {
+                    // The schedule comes first ("Daily weights at 08:00"): read what follows.
+                    is_generic_unconsumed(v, cstart, &consumed)
+                };
+                let referable = clause.join == Join::Colon || prev_referable;
                 if generic {
-                    if k > 0 && !prev_subjects.is_empty() {
+                    if k > 0 && !prev_subjects.is_empty() && referable {
                         prev_subjects.clone()
                     } else if let Some(m) = ctx.last_medicine.clone() {
                         vec![m]
                     } else if let Some(s) = ctx.last_subject.clone() {
                         vec![s]
                     } else {
-                        action_title(v, cstart, first_consumed, clause.end, &freq, &times, &durs)
+                        action_title(v, cstart, first_consumed, &consumed)
                             .map(|title| Subject::Action { title })
                             .into_iter()
                             .collect()
@@ -383,10 +304,10 @@ fn read_sentence(
                     let cue_only = freq.explicit().is_none()
                         && freq.weekday_interval().is_none()
                         && times.is_empty();
-                    if cue_only && !imperative_head {
+                    if cue_only && !imperative_head && freq.cue_count() > 0 {
                         Vec::new()
                     } else {
-                        action_title(v, cstart, first_consumed, clause.end, &freq, &times, &durs)
+                        action_title(v, cstart, first_consumed, &consumed)
                             .map(|title| Subject::Action { title })
                             .into_iter()
                             .collect()
@@ -401,7 +322,12 @@ fn read_sentence(
                             step: PlanStep {
                                 title: subject.title(strength.as_deref()),
                                 schedule: schedule.clone(),
-                                duration: seg.duration.and_then(|d| d.value),
+                                duration: match seg.duration {
+                                    Some(d) => d.value,
+                                    // "repeat after 7 days": two applications in all.
+                                    None if repeat => Duration::occurrences(2).ok(),
+                                    None => None,
+                                },
                                 source: source.to_string(),
                             },
                             duration_stated: seg.duration.is_some(),
@@ -456,6 +382,10 @@ fn read_sentence(
             }
         }
         if !subjects.is_empty() {
+            prev_referable = any_schedule
+                || subjects
+                    .iter()
+                    .any(|s| matches!(s, Subject::Medicine { .. }));
             prev_subjects = subjects;
         }
         if !steps_here.is_empty() {
@@ -554,24 +484,43 @@ fn action_title(
     v: View<'_, '_>,
     from: usize,
     first_consumed: usize,
-    end: usize,
-    freq: &frequency::Found,
-    times: &[clock::Hit],
-    durs: &[duration::Hit],
+    consumed: &[bool],
 ) -> Option<String> {
     if let Some(t) = titles::from_tokens(v, from, first_consumed) {
         return Some(t);
     }
-    // The schedule came first ("Every morning, check your weight"): use what follows it.
-    let last_consumed = freq
+    // The schedule came first ("Every morning, check your weight"): use the words after it.
+    let is_free_word = |i: usize| !consumed[i - v.start] && v.kind(i) == Some(Kind::Word);
+    let a = (first_consumed..v.end).find(|&i| is_free_word(i))?;
+    let b = (a..v.end).rev().find(|&i| is_free_word(i))?;
+    titles::from_tokens(v, a, b + 1)
+}
+
+/// Which tokens of the clause the schedule, clock-time and duration parsers took.
+fn consumed_mask(
+    v: View<'_, '_>,
+    freq: &frequency::Found,
+    times: &[clock::Hit],
+    durs: &[duration::Hit],
+) -> Vec<bool> {
+    let mut mask = vec![false; v.end - v.start];
+    let spans = freq
         .hits
         .iter()
-        .map(|h| h.end)
-        .chain(times.iter().map(|h| h.end))
-        .chain(durs.iter().map(|h| h.end))
-        .max()
-        .unwrap_or(from);
-    titles::from_tokens(v, last_consumed, end)
+        .map(|h| (h.at, h.end))
+        .chain(times.iter().map(|h| (h.at, h.end)))
+        .chain(durs.iter().map(|h| (h.at, h.end)));
+    for (a, b) in spans {
+        for i in a.max(v.start)..b.min(v.end) {
+            mask[i - v.start] = true;
+        }
+    }
+    mask
+}
+
+/// Like [`is_generic`], over the words no parser took.
+fn is_generic_unconsumed(v: View<'_, '_>, from: usize, consumed: &[bool]) -> bool {
+    (from..v.end).all(|i| consumed[i - v.start] || is_generic(v, i, i + 1))
 }
 
 fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedule> {
@@ -579,14 +528,14 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
     let explicit = freq.explicit();
     let from_freq = |f: Freq| match f {
         Freq::PerDay(n) => Schedule::times_per_day(n).ok(),
-        Freq::EveryHours(h) => Schedule::every_hours(h).ok(),
+        Freq::EveryHours(h) | Freq::Repeat(h) => Schedule::every_hours(h).ok(),
         Freq::Cue(_) | Freq::Weekdays(_) => None,
     };
     if !times.is_empty() {
         let n = times.len() as u32;
         let keep_freq = match explicit {
             Some(Freq::PerDay(c)) => c > n,
-            Some(Freq::EveryHours(h)) => h > 24 || (h < 24 && 24 / h > n),
+            Some(Freq::EveryHours(h) | Freq::Repeat(h)) => h > 24 || (h < 24 && 24 / h > n),
             _ => false,
         };
         if keep_freq {
@@ -640,16 +589,24 @@ fn is_checklist(
     cstart: usize,
     freq: &frequency::Found,
     times: &[clock::Hit],
+    in_context: bool,
 ) -> bool {
     let head = v.w(cstart);
     let scheduled =
         freq.explicit().is_some() || freq.weekday_interval().is_some() || !times.is_empty();
     let mentions_any = |words: &[&str]| (cstart..v.end).any(|i| words.contains(&v.w(i)));
+    // A verb alone ("Schedule:" as a heading) is no task.
+    let has_object = (cstart + 1..v.end)
+        .any(|i| v.kind(i) == Some(Kind::Word) || v.kind(i) == Some(Kind::Number));
     if is_checklist_verb(head) {
-        return !(head == "repeat" && scheduled);
+        return (has_object || in_context) && !(head == "repeat" && scheduled);
+    }
+    // "recheck TFTs", "re-check bloods", "check U&E in 2 weeks" (a test, not a routine).
+    if head == "recheck" || (head == "re" && v.w(cstart + 1) == "-" && v.w(cstart + 2) == "check") {
+        return !scheduled;
     }
     match head {
-        "have" | "go" => !scheduled && mentions_any(TESTS),
+        "have" | "go" | "check" => !scheduled && mentions_any(TESTS),
         "make" => mentions_any(&["appointment", "booking"]),
         "sign" => v.w(cstart + 1) == "up",
         _ => {
