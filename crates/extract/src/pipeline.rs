@@ -304,7 +304,9 @@ fn read_sentence(
                     let cue_only = freq.explicit().is_none()
                         && freq.weekday_interval().is_none()
                         && times.is_empty();
-                    if cue_only && !imperative_head && freq.cue_count() > 0 {
+                    if (cue_only && !imperative_head && freq.cue_count() > 0)
+                        || (!imperative_head && describes(v, cstart, first_consumed))
+                    {
                         Vec::new()
                     } else {
                         action_title(v, cstart, first_consumed, &consumed)
@@ -374,7 +376,8 @@ fn read_sentence(
             }
         }
         if let Some(s) = subjects.last() {
-            if !flags.blocks() {
+            // Only what was scheduled (or a medicine) is what a later bare schedule means.
+            if !flags.blocks() && (any_schedule || matches!(s, Subject::Medicine { .. })) {
                 ctx.last_subject = Some(s.clone());
                 if matches!(s, Subject::Medicine { .. }) {
                     ctx.last_medicine = Some(s.clone());
@@ -516,6 +519,44 @@ fn consumed_mask(
         }
     }
     mask
+}
+
+/// Symptoms and habits: "Pain occurs three times a day", "Smoker 20/day" describe, they
+/// do not instruct.
+const DESCRIBED: &[&str] = &[
+    "alcohol",
+    "attacks",
+    "bleeding",
+    "bowels",
+    "cough",
+    "coughing",
+    "diarrhoea",
+    "diarrhea",
+    "drinker",
+    "episodes",
+    "fever",
+    "fits",
+    "headache",
+    "headaches",
+    "nausea",
+    "pain",
+    "seizures",
+    "smoker",
+    "stools",
+    "symptoms",
+    "urine",
+    "vomiting",
+    "wheeze",
+    "wheezing",
+];
+const DESCRIBING_VERBS: &[&str] = &[
+    "are", "became", "becomes", "comes", "drinks", "eats", "feels", "gets", "goes", "had",
+    "happen", "happens", "has", "have", "is", "lasts", "occur", "occurs", "remains", "seems",
+    "smokes", "started", "takes", "uses", "wakes", "was", "were",
+];
+
+fn describes(v: View<'_, '_>, from: usize, to: usize) -> bool {
+    DESCRIBED.contains(&v.w(from)) || (from..to).any(|i| DESCRIBING_VERBS.contains(&v.w(i)))
 }
 
 /// Like [`is_generic`], over the words no parser took.
