@@ -76,24 +76,12 @@ const NOT_NAMES: &[&str] = &[
 ];
 
 /// Words before a form that are not a medicine's name ("the cream", "your inhaler").
+#[rustfmt::skip]
 const GENERIC_NOUNS: &[&str] = &[
-    "barrier",
-    "nasal",
-    "new",
-    "same",
-    "steroid",
-    "that",
-    "these",
-    "this",
-    "those",
-    "your",
-    "moisturising",
-    "moisturizing",
-    "antibiotic",
-    "antifungal",
-    "pain",
-    "sleeping",
-    "water",
+    "antibiotic", "antifungal", "barrier", "blue", "brown", "green", "grey", "moisturising",
+    "moisturizing", "nasal", "new", "orange", "pain", "pink", "preventer", "purple", "red",
+    "reliever", "same", "sleeping", "steroid", "that", "these", "this", "those", "water", "white",
+    "yellow", "your",
 ];
 
 /// A strength dose at `i` ("500 mg", "500mg", "1%", "20,000 units", "5 mg/5 ml"); its end.

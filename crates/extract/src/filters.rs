@@ -204,7 +204,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 }
             }
             // Conditions not yet in force.
-            "if" | "though" if i > first && v.w(i - 1) == "even" => {}
+            "if" | "though" | "when" if i > first && v.w(i - 1) == "even" => {}
             "reduce" | "decrease" | "increase" if next == "by" => f.conditional = true,
             "taper" | "tapering" | "wean" | "weaning" => f.conditional = true,
             "if" | "unless" | "whenever" | "otherwise" | "consider" | "considering" | "should"

@@ -176,6 +176,14 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
         // "once daily" etc. are taken whole where the count stands; a lone "daily" is 1.
         return Some((f, i + 1));
     }
+    // "40mg ON" (omni nocte): only in capitals after a dose, where "on" cannot be the word.
+    if w == "on"
+        && v.doc.orig(i) == "ON"
+        && (v.kind(i.wrapping_sub(1)) == Some(Kind::Number)
+            || crate::lexicon::is_strength_unit(v.w(i.wrapping_sub(1))))
+    {
+        return Some((Freq::Cue(NIGHT), i + 1));
+    }
     // q6h, q4-6h, q 6 h
     if let Some((n, open)) = q_hours(&u) {
         let mut end = i + 1;
@@ -456,6 +464,7 @@ mod tests {
             ("qhs", 1),
             ("nightly", 1),
             ("mane and nocte", 2),
+            ("40mg ON", 1),
         ] {
             assert_eq!(freq(text), Some(Freq::PerDay(per_day)), "{text}");
         }

@@ -6,12 +6,21 @@
 //! medicine the note last named; "all twice daily for 14 days" gives one schedule to
 //! every medicine of the list before it.
 
+use std::collections::HashSet;
+
 use crate::clauses::{self, Join};
 use crate::filters::{self, Flags};
 use crate::lexicon::{is_admin_verb, is_checklist_verb, is_count_unit, is_form, is_strength_unit};
 use crate::steps::{ChecklistItem, ClockTime, Duration, PlanStep, Schedule, Steps};
 use crate::tokens::{Doc, Kind, View};
 use crate::{clock, drugs, duration, frequency, sentences, titles};
+
+/// At most this many plan steps and checklist items come from one note: no honest note
+/// has more, and it bounds the output of a hostile one.
+const MAX_STEPS: usize = 5_000;
+
+/// The most subjects one bare schedule ("then twice daily") applies to.
+const MAX_SHARED: usize = 20;
 
 /// What a plan step is about.
 #[derive(Debug, Clone)]
@@ -132,6 +141,9 @@ fn read_sentence(
     plan: &mut Vec<Pending>,
 ) {
     let clauses = clauses::split(doc, sentence.toks.clone());
+    // Steps already made from this sentence, to make each at most once.
+    let mut seen: HashSet<((String, Schedule), Option<Duration>)> = HashSet::new();
+    let mut seen_any: HashSet<(String, Schedule)> = HashSet::new();
     let mut prev_subjects: Vec<Subject> = Vec::new();
     // Whether the clause before named something a bare schedule can refer to: a medicine,
     // or an action it scheduled ("then twice daily"), or a heading before a colon.
@@ -174,7 +186,9 @@ fn read_sentence(
 
         if is_checklist(v, cstart, &freq, &times, k > 0) {
             if !flags.blocks() {
-                if let Some(title) = checklist_title(doc, v, cstart, sentence, clause) {
+                if let Some(title) = checklist_title(doc, v, cstart, sentence, clause)
+                    .filter(|_| checklist.len() < MAX_STEPS)
+                {
                     checklist.push(ChecklistItem {
                         title,
                         source: source.to_string(),
@@ -217,23 +231,23 @@ fn read_sentence(
                 if n > 0 {
                     f = f.or(prefix_flags);
                 }
-                let within = |at: usize| at >= s && at < e;
-                let seg_freq = frequency::Found {
-                    hits: freq.hits.iter().copied().filter(|h| within(h.at)).collect(),
-                };
-                let seg_times: Vec<ClockTime> = times
-                    .iter()
-                    .filter(|h| within(h.at))
-                    .map(|h| h.time)
-                    .collect();
-                let seg_durs: Vec<duration::Hit> =
-                    durs.iter().copied().filter(|h| within(h.at)).collect();
+                // Hits are in text order: a segment's are one slice, found by bisection
+                // (a clause listing thousands of medicines stays linear).
+                let fh = &freq.hits[freq.hits.partition_point(|h| h.at < s)
+                    ..freq.hits.partition_point(|h| h.at < e)];
+                let th = &times
+                    [times.partition_point(|h| h.at < s)..times.partition_point(|h| h.at < e)];
+                let dh =
+                    &durs[durs.partition_point(|h| h.at < s)..durs.partition_point(|h| h.at < e)];
+                let seg_freq = frequency::Found { hits: fh.to_vec() };
+                let seg_times: Vec<ClockTime> = th.iter().map(|h| h.time).collect();
+                let seg_durs = dh;
                 Segment {
                     start: s,
                     end: e,
                     mention,
                     schedule: build_schedule(&seg_freq, &seg_times),
-                    duration: duration::pick(&seg_durs),
+                    duration: duration::pick(seg_durs),
                     flags: f,
                 }
             })
@@ -319,17 +333,29 @@ fn read_sentence(
             if !seg.flags.blocks() {
                 if let Some(schedule) = &seg.schedule {
                     for subject in &subjects_for_seg {
+                        let title = subject.title(strength.as_deref());
+                        let duration = match seg.duration {
+                            Some(d) => d.value,
+                            // "repeat after 7 days": two applications in all.
+                            None if repeat => Duration::occurrences(2).ok(),
+                            None => None,
+                        };
+                        // "Wear stockings every day, put them on in the morning": one step.
+                        let key = (title.clone(), schedule.clone());
+                        if seen.contains(&(key.clone(), duration))
+                            || (duration.is_none() && seen_any.contains(&key))
+                            || plan.len() >= MAX_STEPS
+                        {
+                            continue;
+                        }
+                        seen_any.insert(key.clone());
+                        seen.insert((key, duration));
                         steps_here.push(plan.len());
                         plan.push(Pending {
                             step: PlanStep {
-                                title: subject.title(strength.as_deref()),
+                                title,
                                 schedule: schedule.clone(),
-                                duration: match seg.duration {
-                                    Some(d) => d.value,
-                                    // "repeat after 7 days": two applications in all.
-                                    None if repeat => Duration::occurrences(2).ok(),
-                                    None => None,
-                                },
+                                duration,
                                 source: source.to_string(),
                             },
                             duration_stated: seg.duration.is_some(),
@@ -384,6 +410,8 @@ fn read_sentence(
                 }
             }
         }
+        // A bare schedule refers to a list of at most a few medicines.
+        subjects.truncate(MAX_SHARED);
         if !subjects.is_empty() {
             prev_referable = any_schedule
                 || subjects
@@ -552,7 +580,7 @@ const DESCRIBED: &[&str] = &[
 const DESCRIBING_VERBS: &[&str] = &[
     "are", "became", "becomes", "comes", "drinks", "eats", "feels", "gets", "goes", "had",
     "happen", "happens", "has", "have", "is", "lasts", "occur", "occurs", "remains", "seems",
-    "smokes", "started", "takes", "uses", "wakes", "was", "were",
+    "smokes", "started", "takes", "uses", "wakes", "was", "were", "will", "would",
 ];
 
 fn describes(v: View<'_, '_>, from: usize, to: usize) -> bool {

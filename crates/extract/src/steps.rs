@@ -55,7 +55,7 @@ pub struct PlanStep {
 }
 
 /// When an action repeats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Schedule {
     /// Clock times the note names, in the patient's local time.
@@ -158,7 +158,7 @@ impl From<ClockTime> for String {
 }
 
 /// The clock times of a fixed-times schedule: sorted, distinct, 1 to 24 of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "Vec<ClockTime>", into = "Vec<ClockTime>")]
 pub struct ClockTimes(Vec<ClockTime>);
 

@@ -129,6 +129,24 @@ fn pathological_punctuation_and_numbers_stay_fast() {
         timed(&unit.repeat(200_000), limit);
     }
     timed(&"9".repeat(1_000_000), limit);
+    // One endless sentence: thousands of medicines in a list, thousands of "then"s.
+    for unit in [
+        "amoxicillin 5 mg bd and ",
+        "omeprazole, ",
+        " then daily",
+        "Take it bd, then tds; ",
+        "08:00 and ",
+    ] {
+        timed(&unit.repeat(40_000), limit);
+    }
+    timed(
+        &format!(
+            "{}all twice daily for 7 days{}",
+            "omeprazole, ".repeat(20_000),
+            ", then daily".repeat(20_000)
+        ),
+        limit,
+    );
     timed(&"amoxicillin ".repeat(80_000), limit);
 }
 
