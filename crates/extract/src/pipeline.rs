@@ -141,6 +141,12 @@ fn read_sentence(
     plan: &mut Vec<Pending>,
 ) {
     let clauses = clauses::split(doc, sentence.toks.clone());
+    // Where the sentence last says "repeat" (one scan, not one per clause).
+    let last_repeat = sentence
+        .toks
+        .clone()
+        .rev()
+        .find(|&i| doc.text(i) == "repeat");
     // Steps already made from this sentence, to make each at most once.
     let mut seen: HashSet<((String, Schedule), Option<Duration>)> = HashSet::new();
     let mut seen_any: HashSet<(String, Schedule)> = HashSet::new();
@@ -198,6 +204,32 @@ fn read_sentence(
                     ctx.last_medicine = Some(medicine(cv, m, head));
                 }
             }
+            prev_subjects.clear();
+            prev_referable = false;
+            prev_steps.clear();
+            prev_flags = flags;
+            continue;
+        }
+
+        // "Fluconazole 150 mg as a single dose", "Give ceftriaxone 1 g stat": done once, so
+        // a checklist item, unless a schedule follows ("single dose, repeat in 2 weeks").
+        let scheduled = freq.explicit().is_some() || !times.is_empty() || freq.cue_count() > 0;
+        let repeated_later = last_repeat.is_some_and(|r| r >= clause.end);
+        if !scheduled
+            && !repeated_later
+            && !flags.blocks()
+            && mentions.len() == 1
+            && once_only(v, cstart)
+        {
+            let m = &mentions[0];
+            let subject = medicine(cv, m, head);
+            if checklist.len() < MAX_STEPS {
+                checklist.push(ChecklistItem {
+                    title: subject.title(first_strength(cv, Some(m)).as_deref()),
+                    source: source.to_string(),
+                });
+            }
+            ctx.last_medicine = Some(subject);
             prev_subjects.clear();
             prev_referable = false;
             prev_steps.clear();
@@ -376,7 +408,14 @@ fn read_sentence(
                 let only_duration = is_generic(v, cstart, first_consumed)
                     || matches!(
                         head,
-                        "continue" | "all" | "both" | "each" | "course" | "treatment"
+                        "continue"
+                            | "all"
+                            | "both"
+                            | "each"
+                            | "course"
+                            | "treatment"
+                            | "do"
+                            | "keep"
                     );
                 if only_duration && !flags.blocks() {
                     let targets: Vec<usize> = if k > 0 {
@@ -627,6 +666,17 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
         0 => None,
         n => Schedule::times_per_day(n).ok(),
     }
+}
+
+/// "single dose", "stat", "once only", "one-off": a medicine taken once.
+fn once_only(v: View<'_, '_>, from: usize) -> bool {
+    (from..v.end).any(|i| match v.w(i) {
+        "stat" | "statim" => true,
+        "single" => matches!(v.w(i + 1), "dose" | "oral" | "tablet" | "injection"),
+        "once" => matches!(v.w(i + 1), "only" | "off"),
+        "one" => v.w(i + 1) == "-" && v.w(i + 2) == "off" || v.w(i + 1) == "off",
+        _ => false,
+    })
 }
 
 /// What "have … " or "go for …" must mention to be a one-time task.
