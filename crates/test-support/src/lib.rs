@@ -5,17 +5,14 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+pub mod amqp;
 pub mod postgres;
 pub mod tcp_gate;
 
 pub use postgres::TestDatabase;
 pub use tcp_gate::TcpGate;
 
-/// The RabbitMQ the tests use (`TEST_AMQP_URL`).
-pub fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
-}
+pub use amqp::amqp_url;
 
 /// A name no other test uses: `<prefix>_<uuid>`.
 pub fn unique_name(prefix: &str) -> String {

@@ -64,6 +64,12 @@ impl TcpGate {
         *self.open.lock().unwrap() = Some((accept, cut));
     }
 
+    /// Cuts every forwarded connection but keeps accepting new ones.
+    pub async fn cut(&self) {
+        self.close().await;
+        self.open().await;
+    }
+
     /// Stops listening and cuts every forwarded connection.
     pub async fn close(&self) {
         let open = self.open.lock().unwrap().take();

@@ -8,7 +8,7 @@ use hospital_events::{
 use hospital_platform::token::Role;
 use uuid::Uuid;
 
-use crate::helpers::{delete_exchange, free_port, test_config, unique, url_on_port, Proxy};
+use crate::helpers::{amqp_url_via, broker_gate, delete_exchange, test_config, unique};
 
 fn registered() -> Envelope<UserRegistered> {
     Envelope::new(UserRegistered {
@@ -128,7 +128,9 @@ async fn concurrent_publishes_share_one_connection_and_all_arrive() {
 
 #[tokio::test]
 async fn an_unreachable_broker_fails_fast_and_is_reported_unready() {
-    let config = BrokerConfig::new(url_on_port(free_port()))
+    // A closed gate: nothing listens on its port.
+    let gate = broker_gate();
+    let config = BrokerConfig::new(amqp_url_via(gate.port()))
         .with_exchange(unique("unreachable"))
         .with_connect_timeout(Duration::from_secs(2));
     let publisher = Publisher::new(config);
@@ -146,11 +148,12 @@ async fn an_unreachable_broker_fails_fast_and_is_reported_unready() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_replaced_on_the_next_publish() {
-    let proxy = Proxy::start(free_port()).await;
+    let gate = broker_gate();
+    gate.open().await;
     let config = test_config("reconnect").with_exchange(unique("reconnect"));
     let mut subscriber = subscribe(&config, &[UserRegistered::ROUTING_KEY]).await;
     let publisher = Publisher::new(BrokerConfig {
-        url: url_on_port(proxy.port).into(),
+        url: amqp_url_via(gate.port()).into(),
         ..config.clone()
     });
 
@@ -158,7 +161,7 @@ async fn a_dropped_connection_is_replaced_on_the_next_publish() {
     publisher.publish_event(&first).await.unwrap();
     assert!(publisher.is_healthy().await);
 
-    proxy.cut();
+    gate.cut().await;
     // The first publish after the cut may still use the dead connection and fail; it drops
     // that connection, so the next publish reconnects and succeeds.
     let second = registered();
@@ -182,7 +185,7 @@ async fn a_dropped_connection_is_replaced_on_the_next_publish() {
     );
 
     publisher.close().await;
-    proxy.stop();
+    gate.close().await;
     subscriber.delete_queue().await.unwrap();
     delete_exchange(&config.exchange).await;
 }

@@ -11,9 +11,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::helpers::{
-    delete_exchange, eventually, free_port, test_config, unique, url_on_port, Proxy,
-};
+use crate::helpers::{amqp_url_via, broker_gate, delete_exchange, eventually, test_config, unique};
 
 /// An outbox in memory: rows in insertion order, a published flag, and a log of calls.
 #[derive(Default)]
@@ -96,9 +94,9 @@ async fn the_relay_retries_until_the_broker_is_reachable_then_delivers_each_mess
     let mut subscriber = Subscriber::connect(&config, &spec).await.unwrap();
 
     // The relay's broker is a port where nothing listens yet.
-    let port = free_port();
+    let gate = broker_gate();
     let publisher = Arc::new(Publisher::new(BrokerConfig {
-        url: url_on_port(port).into(),
+        url: amqp_url_via(gate.port()).into(),
         connect_timeout: Duration::from_secs(1),
         ..config.clone()
     }));
@@ -142,7 +140,7 @@ async fn the_relay_retries_until_the_broker_is_reachable_then_delivers_each_mess
     assert_eq!(store.unpublished(), 5);
 
     // The broker becomes reachable on the same port.
-    let proxy = Proxy::start(port).await;
+    gate.open().await;
     eventually(Duration::from_secs(10), "the outbox to drain", || {
         let left = store.unpublished();
         async move { left == 0 }
@@ -194,7 +192,7 @@ async fn the_relay_retries_until_the_broker_is_reachable_then_delivers_each_mess
         .unwrap();
 
     publisher.close().await;
-    proxy.stop();
+    gate.close().await;
     subscriber.delete_queue().await.unwrap();
     delete_exchange(&config.exchange).await;
 }
@@ -202,7 +200,7 @@ async fn the_relay_retries_until_the_broker_is_reachable_then_delivers_each_mess
 #[tokio::test]
 async fn the_relay_stops_promptly_while_backing_off() {
     let publisher = Arc::new(Publisher::new(
-        BrokerConfig::new(url_on_port(free_port())).with_exchange(unique("stop")),
+        BrokerConfig::new(amqp_url_via(broker_gate().port())).with_exchange(unique("stop")),
     ));
     let store = Arc::new(MemoryOutbox::default());
     store.insert(outbox_message());

@@ -1,10 +1,11 @@
 use std::collections::HashMap;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{amqp_url_on_port, broker_gate, spawn_app, spawn_app_with, unique_email};
+use hospital_test_support::amqp::{amqp_url_via, broker_gate};
+
+use crate::helpers::{spawn_app, spawn_app_with, unique_email};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signup_and_selection_publish_events_without_personal_data() {
@@ -43,7 +44,7 @@ async fn signup_and_selection_publish_events_without_personal_data() {
 #[tokio::test(flavor = "multi_thread")]
 async fn events_wait_out_a_broker_outage_and_arrive_exactly_once() {
     let gate = broker_gate();
-    let mut app = spawn_app_with(|s| s.events.amqp_url = amqp_url_on_port(gate.port())).await;
+    let mut app = spawn_app_with(|s| s.events.amqp_url = amqp_url_via(gate.port())).await;
 
     // The broker is unreachable: the requests still succeed.
     let doctor = app.signup_doctor(&unique_email("doc"), "Cardiology").await;
@@ -88,5 +89,4 @@ async fn events_wait_out_a_broker_outage_and_arrive_exactly_once() {
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
     gate.close().await;
-    let _ = Duration::ZERO;
 }

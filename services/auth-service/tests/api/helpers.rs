@@ -1,4 +1,3 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use auth_service::clock::Clock;
@@ -6,7 +5,7 @@ use auth_service::keys::SigningKeys;
 use auth_service::{Application, Settings};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use hospital_events::{BrokerConfig, QueueSpec, RawEnvelope, Subscriber};
-use hospital_test_support::{amqp_url, unique_name, TcpGate, TestDatabase};
+use hospital_test_support::{amqp_url, unique_name, TestDatabase};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -98,26 +97,6 @@ pub async fn subscribe_all(exchange: &str) -> Subscriber {
     )
     .await
     .expect("subscribe to the test exchange")
-}
-
-/// A gate in front of the real broker, for outage tests.
-pub fn broker_gate() -> Arc<TcpGate> {
-    let url = amqp_url();
-    let host_port = url
-        .split_once('@')
-        .map_or(url.as_str(), |(_, rest)| rest)
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    TcpGate::closed(host_port)
-}
-
-pub fn amqp_url_on_port(port: u16) -> String {
-    let url = amqp_url();
-    let (credentials, rest) = url.split_once('@').unwrap();
-    let vhost = rest.split_once('/').map_or("", |(_, v)| v);
-    format!("{credentials}@127.0.0.1:{port}/{vhost}")
 }
 
 impl TestApp {
