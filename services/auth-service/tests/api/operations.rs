@@ -58,3 +58,56 @@ async fn jwks_publishes_the_signing_key() {
     assert_eq!(key["kid"], app.signing_keys().kid.as_str());
     assert!(key.get("d").is_none(), "never the private half");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_finishes_in_flight_requests_then_stops_listening() {
+    use std::time::Duration;
+
+    use crate::helpers::{new_signing_pem, test_settings, PASSWORD};
+
+    let db = hospital_test_support::TestDatabase::create("auth_test").await;
+    let exchange = hospital_test_support::unique_name("test.auth");
+    let mut settings = test_settings(
+        &db,
+        &exchange,
+        &hospital_test_support::amqp_url(),
+        &new_signing_pem(),
+    );
+    // A slow hash keeps the sign-up in flight while the shutdown starts.
+    settings.security.bcrypt_cost = 12;
+    let app = auth_service::Application::build(settings).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+
+    let client = reqwest::Client::new();
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{address}/auth/signup");
+        async move {
+            client
+                .post(url)
+                .json(
+                    &serde_json::json!({"name": "Late", "email": unique_email("late"),
+                                          "password": PASSWORD, "role": "patient"}),
+                )
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    shutdown.cancel();
+
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    let after = client.get(format!("{address}/healthz")).send().await;
+    assert!(after.is_err(), "nothing listens after shutdown");
+}
