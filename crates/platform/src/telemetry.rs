@@ -26,6 +26,12 @@ where
 pub fn init(service: &str, default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // lapin logs a returned (unroutable) message whole, payload bytes included; our
+    // publisher logs the fact without the payload, so that line is never wanted.
+    let filter = match "lapin::returned_messages=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     if tracing_subscriber::registry()
         .with(json_layer(std::io::stdout).with_filter(filter))
         .try_init()
