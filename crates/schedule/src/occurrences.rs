@@ -42,8 +42,8 @@ struct Daily {
     zone: TimeZone,
     slots: [Time; MAX_SLOTS],
     slot_count: usize,
-    /// The local date whose slots are resolved next.
-    date: Date,
+    /// The local date whose slots are resolved next; `None` past the year 9999.
+    date: Option<Date>,
     /// The resolved, sorted, distinct instants of the last day still to give.
     day: [Timestamp; MAX_SLOTS],
     day_len: usize,
@@ -80,7 +80,7 @@ impl Step {
                     zone: self.zone.clone(),
                     slots,
                     slot_count: clock.len().min(MAX_SLOTS),
-                    date: self.zone.to_datetime(self.start).date(),
+                    date: Some(self.zone.to_datetime(self.start).date()),
                     day: [Timestamp::UNIX_EPOCH; MAX_SLOTS],
                     day_len: 0,
                     day_pos: 0,
@@ -110,8 +110,8 @@ impl Daily {
     /// Resolves the slots of `self.date` into instants at or after the floor, sorted and
     /// distinct, and moves to the next date. `None` past the year 9999.
     fn resolve_day(&mut self) -> Option<()> {
-        let date = self.date;
-        self.date = date.tomorrow().ok()?;
+        let date = self.date?;
+        self.date = date.tomorrow().ok();
         let mut len = 0;
         for &slot in &self.slots[..self.slot_count] {
             let Ok(t) = self

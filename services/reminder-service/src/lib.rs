@@ -43,8 +43,10 @@ pub enum CommandError {
     UnknownKind(String),
     #[error("unknown time zone {0:?}: expected an IANA name such as Europe/London")]
     UnknownTimezone(String),
-    #[error("start {0:?} is not an RFC 3339 instant with an offset (2026-03-07T14:05:00Z)")]
-    InvalidStart(String),
+    #[error(
+        "start {0:?} is not an RFC 3339 instant with an offset such as 2026-03-07T14:05:00Z: {1}"
+    )]
+    InvalidStart(String, String),
     #[error("missed {0} is outside 0..={max}", max = u32::MAX)]
     Missed(i64),
     #[error("limit {0} is outside 1..={MAX_LIMIT}")]
@@ -66,7 +68,7 @@ impl CommandError {
             CommandError::UnknownField(_) => "unknown_field",
             CommandError::UnknownKind(_) => "unknown_kind",
             CommandError::UnknownTimezone(_) => "unknown_timezone",
-            CommandError::InvalidStart(_) => "invalid_start",
+            CommandError::InvalidStart(..) => "invalid_start",
             CommandError::Missed(_) => "missed_out_of_range",
             CommandError::Limit(_) => "limit_out_of_range",
             CommandError::Step(e) => match e {
@@ -158,10 +160,9 @@ impl StepInput {
         };
         let zone = jiff::tz::TimeZone::get(&self.timezone)
             .map_err(|_| CommandError::UnknownTimezone(truncate(&self.timezone)))?;
-        let start: jiff::Timestamp = self
-            .start
-            .parse()
-            .map_err(|_| CommandError::InvalidStart(truncate(&self.start)))?;
+        let start: jiff::Timestamp = self.start.parse().map_err(|e: jiff::Error| {
+            CommandError::InvalidStart(truncate(&self.start), e.to_string())
+        })?;
         let window = match &self.waking_window {
             None => WakingWindow::default(),
             Some([a, b]) => WakingWindow::new(a.parse()?, b.parse()?)?,
