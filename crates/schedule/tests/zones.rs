@@ -392,6 +392,14 @@ fn the_end_of_the_time_line_ends_the_iterator_without_a_panic() {
         "Pacific/Kiritimati",
     );
     assert!(instants(&s).len() <= 2);
+    // The last local day still gives its slots.
+    let s = step(
+        fixed(&["00:00"]),
+        Duration::Open,
+        "9999-12-30T10:00:00Z",
+        "Pacific/Kiritimati",
+    );
+    assert_eq!(instants(&s), ["9999-12-30T10:00:00Z"]);
     let s = step(
         Schedule::every_hours(8760).unwrap(),
         Duration::Open,
