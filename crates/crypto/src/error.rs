@@ -18,7 +18,7 @@ pub enum KeyringError {
     WrongLength { kid: String, len: usize },
     #[error("the key id `{kid}` appears more than once")]
     DuplicateKid { kid: String },
-    #[error("the current key id `{kid}` is not in the keyring")]
+    #[error("the current key id {kid:?} is not in the keyring")]
     UnknownCurrent { kid: String },
     #[error("the operating system's random number generator failed")]
     Random,
@@ -28,7 +28,7 @@ pub enum KeyringError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
     /// The envelope names a key this keyring does not hold.
-    #[error("no key-encryption key with id `{kid}` in the keyring")]
+    #[error("no key-encryption key with id {kid:?} in the keyring")]
     UnknownKid { kid: String },
     /// Tampered ciphertext, nonce or wrapped key, another record's binding, or the wrong
     /// key: deliberately one variant that says nothing about which.
@@ -51,7 +51,8 @@ pub enum CryptoError {
     Encryption,
 }
 
-/// Key ids come from envelopes, which anyone may forge; keep error texts short.
+/// Key ids come from envelopes, which anyone may forge: keep them short in errors (whose
+/// texts also quote them escaped, so they cannot forge log lines).
 pub(crate) fn shorten(kid: &str) -> String {
     const MAX: usize = 64;
     if kid.chars().count() <= MAX {

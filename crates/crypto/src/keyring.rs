@@ -247,6 +247,15 @@ impl Keyring {
     }
 }
 
+impl std::str::FromStr for Keyring {
+    type Err = KeyringError;
+
+    /// As [`Keyring::from_spec`].
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        Self::from_spec(spec)
+    }
+}
+
 fn parse(spec: &str) -> Result<Vec<Kek>, KeyringError> {
     if spec.trim().is_empty() {
         return Err(KeyringError::Empty);

@@ -213,6 +213,27 @@ fn an_unknown_kid_is_named() {
 }
 
 #[test]
+fn a_forged_kid_cannot_forge_log_lines() {
+    let (keyring, mut envelope) = sealed();
+    envelope.kid = format!("x\nlevel=INFO msg=forged{}", "y".repeat(100));
+    let error = keyring.open(&envelope, &binding()).unwrap_err();
+    let message = error.to_string();
+    assert!(!message.contains('\n'), "{message}");
+    assert!(message.contains("\\n"), "{message}");
+    let CryptoError::UnknownKid { kid } = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(kid.chars().count(), 65);
+}
+
+#[test]
+fn a_keyring_parses_from_a_string() {
+    let keyring: Keyring = format!("k1:{}", key()).parse().unwrap();
+    assert_eq!(keyring.current_kid(), "k1");
+    assert!("".parse::<Keyring>().is_err());
+}
+
+#[test]
 fn an_unknown_version_is_refused() {
     let (keyring, mut envelope) = sealed();
     envelope.v = 2;
