@@ -60,7 +60,10 @@ pub use broker::{
     DEFAULT_AMQP_URL, DEFAULT_EXCHANGE,
 };
 pub use consumer::{Incoming, Subscriber};
-pub use contracts::{AssignmentChanged, UserRegistered, UserTimezoneChanged};
+pub use contracts::{
+    AssignmentChanged, CheckinRecorded, ExtractionFailed, NoteSubmitted, ReminderDue,
+    ReminderMissed, StepsExtracted, UserRegistered, UserTimezoneChanged,
+};
 pub use envelope::{DecodeError, Envelope, Event, RawEnvelope};
 pub use outbox::{OutboxMessage, OutboxRelay, OutboxStore, RelayConfig};
 pub use publisher::{PublishError, Publisher};
