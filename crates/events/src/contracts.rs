@@ -74,6 +74,7 @@ event!(NoteSubmitted, "note.submitted", 1);
 /// (which replaces the patient's steps when the note is newer than the ones it holds) and
 /// notes-service (which marks the note as processed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StepsExtractedWire")]
 pub struct StepsExtracted {
     pub note_id: Uuid,
     pub patient_id: Uuid,
@@ -83,16 +84,48 @@ pub struct StepsExtracted {
     /// The extractor whose output these steps are.
     pub extractor: Extractor,
     /// `true` when the configured provider failed (unreachable, or invalid answers after
-    /// retries) and the offline extractor took over; `extractor` is then always `offline`.
+    /// retries) and the offline extractor took over; `extractor` is then always `offline`
+    /// (deserializing refuses anything else, like the schema).
     pub fallback: bool,
     /// One-time tasks, at most [`MAX_STEPS`].
-    #[serde(deserialize_with = "at_most_max_steps")]
     pub checklist: Vec<ChecklistStep>,
     /// Scheduled actions, at most [`MAX_STEPS`].
-    #[serde(deserialize_with = "at_most_max_steps")]
     pub plan: Vec<PlanStep>,
 }
 event!(StepsExtracted, "steps.extracted", 1);
+
+/// [`StepsExtracted`] as read from the wire, before its cross-field check.
+#[derive(Deserialize)]
+struct StepsExtractedWire {
+    note_id: Uuid,
+    patient_id: Uuid,
+    note_created_at: DateTime<Utc>,
+    extractor: Extractor,
+    fallback: bool,
+    #[serde(deserialize_with = "at_most_max_steps")]
+    checklist: Vec<ChecklistStep>,
+    #[serde(deserialize_with = "at_most_max_steps")]
+    plan: Vec<PlanStep>,
+}
+
+impl TryFrom<StepsExtractedWire> for StepsExtracted {
+    type Error = InvalidStep;
+
+    fn try_from(wire: StepsExtractedWire) -> Result<Self, Self::Error> {
+        if wire.fallback && wire.extractor != Extractor::Offline {
+            return Err(InvalidStep::FallbackNotOffline(wire.extractor));
+        }
+        Ok(Self {
+            note_id: wire.note_id,
+            patient_id: wire.patient_id,
+            note_created_at: wire.note_created_at,
+            extractor: wire.extractor,
+            fallback: wire.fallback,
+            checklist: wire.checklist,
+            plan: wire.plan,
+        })
+    }
+}
 
 /// The most checklist items, and separately the most plan steps, one `steps.extracted` event
 /// carries (the schema says the same). A note asking for more fails with
@@ -176,6 +209,8 @@ pub enum InvalidStep {
     DuplicateTime(ClockTime),
     #[error("{0} steps is more than {MAX_STEPS}")]
     TooManySteps(usize),
+    #[error("a fallback is always to the offline extractor, not {0:?}")]
+    FallbackNotOffline(Extractor),
 }
 
 macro_rules! bounded {
@@ -577,6 +612,16 @@ mod tests {
         });
         let steps: StepsExtracted = serde_json::from_value(value.clone()).unwrap();
         assert_eq!(steps.extractor, Extractor::Openai);
+        let mut fallen_back = value.clone();
+        fallen_back["fallback"] = serde_json::json!(true);
+        let err = serde_json::from_value::<StepsExtracted>(fallen_back.clone()).unwrap_err();
+        assert!(err.to_string().contains("offline"), "{err}");
+        fallen_back["extractor"] = serde_json::json!("offline");
+        assert!(
+            serde_json::from_value::<StepsExtracted>(fallen_back)
+                .unwrap()
+                .fallback
+        );
         let envelope = serde_json::json!({
             "v": 1, "kid": "k1", "key_nonce": "AAAAAAAAAAAAAAAA",
             "wrapped_key": "A".repeat(64), "nonce": "AAAAAAAAAAAAAAAA",

@@ -527,6 +527,7 @@ fn steps_extracted_matches_its_schema() {
         !validator.is_valid(&gemini_fallback),
         "accepts a fallback that is not offline"
     );
+    assert!(serde_json::from_value::<Envelope<StepsExtracted>>(gemini_fallback).is_err());
     let mut clear_title = instance.clone();
     clear_title["data"]["checklist"][0]["title"] = json!("Buy amoxicillin");
     assert!(!validator.is_valid(&clear_title), "accepts a clear title");
