@@ -54,6 +54,7 @@ pub mod contracts;
 pub mod envelope;
 pub mod outbox;
 pub mod publisher;
+pub mod runner;
 
 pub use broker::{
     declare_exchange, declare_queue, queue_name, BrokerConfig, BrokerError, QueueSpec,
@@ -67,3 +68,7 @@ pub use contracts::{
 pub use envelope::{DecodeError, Envelope, Event, RawEnvelope};
 pub use outbox::{OutboxMessage, OutboxRelay, OutboxStore, RelayConfig};
 pub use publisher::{PublishError, Publisher};
+pub use runner::{
+    ConsumerConfig, ConsumerError, EventConsumer, Handler, HandlerError, Idempotent, Message,
+    ProcessedEvents,
+};

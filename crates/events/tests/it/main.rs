@@ -9,4 +9,5 @@ mod consumer;
 mod helpers;
 mod publisher;
 mod relay;
+mod runner;
 mod schemas;
