@@ -5,6 +5,10 @@
 //! - [`Publisher`]: publishes to the one durable topic exchange with publisher confirms.
 //! - [`OutboxRelay`]: publishes a service's transactional outbox through a [`Publisher`].
 //! - [`Subscriber`]: a durable queue bound to the exchange, consumed with manual acks.
+//! - [`EventConsumer`]: how a service consumes its queue `<service>.<event type>`: manual
+//!   acks after the handler's effect, retries through per-delay queues
+//!   (`<queue>.retry.<delay>`, TTL and dead-lettering back), poison and exhausted messages
+//!   parked in `<queue>.dead`, and [`Idempotent`] to skip an event id already applied.
 //!
 //! A producer writes events into its outbox in the same transaction as the change, wakes the
 //! relay after commit, and the relay publishes them:
