@@ -1,10 +1,23 @@
 //! The reminder-service: sends plan steps' reminders when they fall due.
 //!
-//! Today it offers the `reminder-service schedule` command of shared/schedule.md — one
-//! step as JSON on stdin, its instants on stdout, one RFC 3339 UTC instant a line — built
-//! on the schedule engine (`hospital-schedule`). The scheduler loop comes with a later
-//! issue; `main.rs` only wires the process's stdin, stdout, stderr and exit code to
-//! [`run`].
+//! Two ways to run the binary:
+//!
+//! - `reminder-service` (or `reminder-service serve`): the server. [`startup::Application`]
+//!   consumes the user and assignment events into the service's copy of its users in Redis
+//!   ([`store`], [`events`]) and serves `/healthz`, `/readyz` and `/metrics`. Settings come
+//!   from `REMINDER__*` variables ([`settings`]).
+//! - `reminder-service schedule`: the command of shared/schedule.md — one step as JSON on
+//!   stdin, its instants on stdout, one RFC 3339 UTC instant a line — built on the schedule
+//!   engine (`hospital-schedule`); `main.rs` wires the process's stdin, stdout, stderr and
+//!   exit code to [`run`].
+
+pub mod events;
+pub mod settings;
+pub mod startup;
+pub mod store;
+
+pub use settings::Settings;
+pub use startup::Application;
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -21,7 +34,7 @@ pub const DEFAULT_LIMIT: u32 = 1000;
 /// The largest `limit` accepted.
 pub const MAX_LIMIT: u32 = 100_000;
 
-const USAGE: &str = "usage: reminder-service schedule\n  reads one plan step as JSON on stdin, prints its reminder instants (RFC 3339 UTC, one a line) on stdout";
+const USAGE: &str = "usage: reminder-service [serve]\n  runs the server (settings from REMINDER__* variables)\nusage: reminder-service schedule\n  reads one plan step as JSON on stdin, prints its reminder instants (RFC 3339 UTC, one a line) on stdout";
 
 /// Why the command refused to work. Each has a stable `code`; all but I/O failures are
 /// the caller's (exit code 2).

@@ -1,0 +1,236 @@
+//! Builds the reminder-service from its settings: Redis, the event consumers, the HTTP server.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use hospital_events::{
+    AssignmentChanged, BrokerConfig, ConsumerConfig, ConsumerError, Event, EventConsumer,
+    HandlerError, Message, Publisher, QueueSpec, UserRegistered, UserTimezoneChanged,
+};
+use hospital_platform::error::route_not_found;
+use hospital_platform::health::{self, CheckFuture, Readiness, ReadinessCheck};
+use hospital_platform::metrics::HttpMetrics;
+use hospital_platform::request::request_context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::events;
+use crate::settings::Settings;
+use crate::store::{Store, StoreError};
+
+/// The name of the service: connection name on the broker, metrics label.
+pub const SERVICE: &str = "reminder-service";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Redis(#[from] StoreError),
+    #[error("cannot bind {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+struct RedisCheck(Store);
+
+impl ReadinessCheck for RedisCheck {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
+    }
+}
+
+struct BrokerCheck(Arc<Publisher>);
+
+impl ReadinessCheck for BrokerCheck {
+    fn name(&self) -> &'static str {
+        "rabbitmq"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move { self.0.check().await.map_err(|e| e.to_string()) })
+    }
+}
+
+type ConsumerTask = JoinHandle<Result<(), ConsumerError>>;
+
+/// The consumer of `E` on `<queue_prefix>.<E::TYPE>`, handled by `handle`, started as a task
+/// that stops when `cancel` fires.
+fn spawn_consumer<E, F, Fut>(
+    settings: &Settings,
+    broker: &BrokerConfig,
+    store: &Store,
+    cancel: &CancellationToken,
+    handle: F,
+) -> ConsumerTask
+where
+    E: Event,
+    F: Fn(Store, Message) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    let queue = QueueSpec::for_event::<E>(&settings.events.queue_prefix);
+    let store = store.clone();
+    let consumer = EventConsumer::new(
+        ConsumerConfig::new(broker.clone(), queue),
+        move |message: Message| handle(store.clone(), message),
+    );
+    tokio::spawn(consumer.run(cancel.clone()))
+}
+
+/// The consumer configurations the service runs, e.g. for tests to delete their queues.
+pub fn consumer_configs(settings: &Settings) -> Vec<ConsumerConfig> {
+    let broker = broker_config(settings);
+    let prefix = &settings.events.queue_prefix;
+    vec![
+        ConsumerConfig::new(
+            broker.clone(),
+            QueueSpec::for_event::<UserRegistered>(prefix),
+        ),
+        ConsumerConfig::new(
+            broker.clone(),
+            QueueSpec::for_event::<UserTimezoneChanged>(prefix),
+        ),
+        ConsumerConfig::new(broker, QueueSpec::for_event::<AssignmentChanged>(prefix)),
+    ]
+}
+
+fn broker_config(settings: &Settings) -> BrokerConfig {
+    BrokerConfig::new(settings.events.amqp_url.clone())
+        .with_exchange(settings.events.exchange.clone())
+        .with_connection_name(SERVICE)
+        .with_connect_timeout(Duration::from_secs(3))
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    consumers: Vec<ConsumerTask>,
+    publisher: Arc<Publisher>,
+    store: Store,
+}
+
+impl Application {
+    /// Prepares Redis (lazily: a Redis that is down is reported by `/readyz`, not here),
+    /// starts the consumers and binds the port (0 picks a free one); nothing is served until
+    /// [`Application::run_until_stopped`].
+    // Async like every service's `build`, so that callers need not change when start-up
+    // gains a step that waits.
+    #[allow(clippy::unused_async)]
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = Store::connect(&settings.redis.url, &settings.redis.key_prefix)?;
+        let broker = broker_config(&settings);
+        let shutdown = CancellationToken::new();
+
+        let address = format!("{}:{}", settings.http.host, settings.http.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+
+        // Only for `/readyz`: this service publishes nothing yet.
+        let publisher = Arc::new(Publisher::new(broker.clone()));
+        let readiness = web::Data::new(
+            Readiness::default()
+                .with(Arc::new(RedisCheck(store.clone())))
+                .with(Arc::new(BrokerCheck(Arc::clone(&publisher)))),
+        );
+        let metrics = web::Data::new(HttpMetrics::new(SERVICE));
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_context))
+                .app_data(readiness.clone())
+                .app_data(metrics.clone())
+                .configure(health::configure)
+                .default_service(web::to(route_not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(settings.http.shutdown_timeout_secs);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                address: format!("port {port}"),
+                source,
+            })?
+            .run();
+
+        let consumers = vec![
+            spawn_consumer::<UserRegistered, _, _>(
+                &settings,
+                &broker,
+                &store,
+                &shutdown,
+                events::user_registered,
+            ),
+            spawn_consumer::<UserTimezoneChanged, _, _>(
+                &settings,
+                &broker,
+                &store,
+                &shutdown,
+                events::timezone_changed,
+            ),
+            spawn_consumer::<AssignmentChanged, _, _>(
+                &settings,
+                &broker,
+                &store,
+                &shutdown,
+                events::assignment_changed,
+            ),
+        ];
+
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            consumers,
+            publisher,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Cancelling this token stops the service gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then finishes in-flight requests, lets
+    /// the consumers finish and acknowledge what they hold, and closes the broker link.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result =
+            hospital_platform::server::serve_until_cancelled(self.server, self.shutdown.clone())
+                .await;
+        self.shutdown.cancel();
+        for consumer in self.consumers {
+            match consumer.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(error = %err, "a consumer stopped with an error"),
+                Err(err) => tracing::error!(error = %err, "a consumer task failed"),
+            }
+        }
+        self.publisher.close().await;
+        result
+    }
+}
