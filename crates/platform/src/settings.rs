@@ -27,6 +27,30 @@ pub fn load<T: DeserializeOwned + Validate>(prefix: &str) -> Result<T, SettingsE
     load_from(prefix, std::env::vars())
 }
 
+/// As [`load`], with service-specific defaults under the environment, given as
+/// variables without the prefix (`("HTTP__PORT", "8081")`). Needed for fields of a
+/// nested section: once any `AUTH__HTTP__*` variable is set, serde builds the whole
+/// `http` section from its own `Default`, not from the service's.
+pub fn load_with_defaults<T: DeserializeOwned + Validate>(
+    prefix: &str,
+    defaults: &[(&str, &str)],
+) -> Result<T, SettingsError> {
+    load_from(prefix, with_defaults(prefix, defaults, std::env::vars()))
+}
+
+/// `defaults` (unprefixed) followed by `vars`, so that `vars` win.
+pub fn with_defaults(
+    prefix: &str,
+    defaults: &[(&str, &str)],
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    defaults
+        .iter()
+        .map(|(key, value)| (format!("{prefix}__{key}"), (*value).to_owned()))
+        .chain(vars)
+        .collect()
+}
+
 /// As [`load`], from the given variables (for tests).
 pub fn load_from<T: DeserializeOwned + Validate>(
     prefix: &str,
@@ -145,6 +169,29 @@ mod tests {
         assert_eq!(s.http.port, 8123);
         assert_eq!(s.name, "x");
         assert_eq!(s.http.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn service_defaults_survive_a_partial_section() {
+        let vars = with_defaults(
+            "EX",
+            &[("HTTP__PORT", "9100")],
+            vars(&[("EX__HTTP__HOST", "0.0.0.0")]),
+        );
+        let s: Example = load_from("EX", vars).expect("loads");
+        assert_eq!(s.http.host, "0.0.0.0");
+        assert_eq!(s.http.port, 9100, "not the platform's port 0");
+        let vars = with_defaults(
+            "EX",
+            &[("HTTP__PORT", "9100")],
+            vars_of(&[("EX__HTTP__PORT", "7000")]),
+        );
+        let s: Example = load_from("EX", vars).expect("loads");
+        assert_eq!(s.http.port, 7000, "the environment wins");
+    }
+
+    fn vars_of(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars(pairs)
     }
 
     #[test]

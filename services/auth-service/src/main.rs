@@ -32,7 +32,8 @@ async fn main() -> anyhow::Result<()> {
 async fn serve() -> anyhow::Result<()> {
     hospital_platform::telemetry::init("auth-service", "info");
     let settings: Settings =
-        hospital_platform::settings::load("AUTH").context("auth-service settings")?;
+        hospital_platform::settings::load_with_defaults("AUTH", auth_service::settings::DEFAULTS)
+            .context("auth-service settings")?;
     let app = Application::build(settings)
         .await
         .context("starting auth-service")?;

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use hospital_platform::settings::{HttpSettings, Validate};
 use serde::Deserialize;
 
+/// Defaults of nested sections that differ from the platform's, kept under the
+/// environment by `settings::load_with_defaults`.
+pub const DEFAULTS: &[(&str, &str)] = &[("HTTP__PORT", "8081")];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -187,5 +191,38 @@ impl Validate for Settings {
             problems.push("AUTH__SECURITY__LOGIN_FAILURES_PER_* must be positive".into());
         }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hospital_platform::settings::{load_from, with_defaults};
+
+    use super::*;
+
+    #[test]
+    fn setting_only_the_host_keeps_port_8081() {
+        let vars = with_defaults(
+            "AUTH",
+            DEFAULTS,
+            [("AUTH__HTTP__HOST".to_owned(), "0.0.0.0".to_owned())],
+        );
+        let settings: Settings = load_from("AUTH", vars).expect("loads");
+        assert_eq!(settings.http.host, "0.0.0.0");
+        assert_eq!(settings.http.port, 8081);
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_the_variable_named() {
+        let vars = with_defaults(
+            "AUTH",
+            DEFAULTS,
+            [("AUTH__SECURITY__BCRYPT_COST".to_owned(), "2".to_owned())],
+        );
+        let err = load_from::<Settings>("AUTH", vars).expect_err("refused");
+        assert!(
+            err.to_string().contains("AUTH__SECURITY__BCRYPT_COST"),
+            "{err}"
+        );
     }
 }

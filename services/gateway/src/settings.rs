@@ -18,10 +18,8 @@ pub const DEFAULT_BODY_LIMIT_BYTES: usize = 256 * 1024;
 
 /// Defaults of the platform's `http` section that differ for the gateway. They sit
 /// under the environment, so a partial `GATEWAY__HTTP__*` override keeps them.
-const HTTP_DEFAULTS: [(&str, &str); 2] = [
-    ("GATEWAY__HTTP__PORT", "8080"),
-    ("GATEWAY__HTTP__BODY_LIMIT_BYTES", "262144"),
-];
+const HTTP_DEFAULTS: &[(&str, &str)] =
+    &[("HTTP__PORT", "8080"), ("HTTP__BODY_LIMIT_BYTES", "262144")];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -161,11 +159,11 @@ impl Settings {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, Box<SettingsError>> {
-        let defaults = HTTP_DEFAULTS
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
-        // Later entries win, so the environment overrides the defaults.
-        settings::load_from(ENV_PREFIX, defaults.chain(vars)).map_err(Box::new)
+        settings::load_from(
+            ENV_PREFIX,
+            settings::with_defaults(ENV_PREFIX, HTTP_DEFAULTS, vars),
+        )
+        .map_err(Box::new)
     }
 }
 

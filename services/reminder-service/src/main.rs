@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hospital_reminder_service::settings::ENV_PREFIX;
+use hospital_reminder_service::settings::{DEFAULTS, ENV_PREFIX};
 use hospital_reminder_service::{Application, Settings};
 
 fn main() -> ExitCode {
@@ -43,8 +43,8 @@ fn serve() -> anyhow::Result<()> {
 
 async fn serve_until_signal() -> anyhow::Result<()> {
     hospital_platform::telemetry::init("reminder-service", "info");
-    let settings: Settings =
-        hospital_platform::settings::load(ENV_PREFIX).context("reminder-service settings")?;
+    let settings: Settings = hospital_platform::settings::load_with_defaults(ENV_PREFIX, DEFAULTS)
+        .context("reminder-service settings")?;
     let app = Application::build(settings)
         .await
         .context("starting reminder-service")?;

@@ -6,6 +6,10 @@ use serde::Deserialize;
 /// The prefix of every variable: `REMINDER__HTTP__PORT`, `REMINDER__REDIS__URL`, …
 pub const ENV_PREFIX: &str = "REMINDER";
 
+/// Defaults of nested sections that differ from the platform's, kept under the
+/// environment by `settings::load_with_defaults`.
+pub const DEFAULTS: &[(&str, &str)] = &[("HTTP__PORT", "8083")];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Settings {
