@@ -85,10 +85,38 @@ pub fn assignment_changed(
     )
 }
 
+/// Published events are kept this long (for operators tracing a message), then purged.
+const KEEP_PUBLISHED: chrono::TimeDelta = chrono::TimeDelta::days(7);
+/// How often the relay purges, at most.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// The outbox table as the relay sees it.
 pub struct PgOutbox {
     pub store: Store,
     pub clock: crate::clock::Clock,
+    last_purge: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl PgOutbox {
+    pub fn new(store: Store, clock: crate::clock::Clock) -> Self {
+        Self {
+            store,
+            clock,
+            last_purge: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether an hour has passed since the last purge (and claims this one).
+    fn purge_due(&self) -> bool {
+        let Ok(mut last) = self.last_purge.lock() else {
+            return false;
+        };
+        if last.is_some_and(|at| at.elapsed() < PURGE_EVERY) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
 }
 
 impl OutboxStore for PgOutbox {
@@ -111,7 +139,15 @@ impl OutboxStore for PgOutbox {
     }
 
     async fn mark_published(&self, ids: &[Uuid]) -> Result<(), StoreError> {
-        self.store.mark_published(ids, self.clock.now()).await
+        let now = self.clock.now();
+        self.store.mark_published(ids, now).await?;
+        if self.purge_due() {
+            let purged = self.store.purge_published(now - KEEP_PUBLISHED).await?;
+            if purged > 0 {
+                tracing::info!(purged, "purged published outbox events");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -128,10 +128,7 @@ impl Application {
         let outbox_wake = Arc::new(Notify::new());
         let shutdown = CancellationToken::new();
         let relay = tokio::spawn({
-            let outbox = PgOutbox {
-                store: store.clone(),
-                clock: clock.clone(),
-            };
+            let outbox = PgOutbox::new(store.clone(), clock.clone());
             let publisher = Arc::clone(&publisher);
             let wake = Arc::clone(&outbox_wake);
             let cancel = shutdown.clone();

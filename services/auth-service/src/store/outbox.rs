@@ -69,4 +69,14 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Forgets events published before `before`; returns how many.
+    pub async fn purge_published(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(
+            diesel::delete(outbox::table.filter(outbox::published_at.lt(before)))
+                .execute(&mut conn)
+                .await?,
+        )
+    }
 }
