@@ -276,6 +276,17 @@ fn unix_seconds() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
+/// The broker as a `/readyz` check: reachable, exchange declared.
+impl hospital_platform::health::ReadinessCheck for Publisher {
+    fn name(&self) -> &'static str {
+        "rabbitmq"
+    }
+
+    fn check(&self) -> hospital_platform::health::CheckFuture<'_> {
+        Box::pin(async move { Publisher::check(self).await.map_err(|e| e.to_string()) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,30 @@ pub trait ReadinessCheck: Send + Sync {
     fn check(&self) -> CheckFuture<'_>;
 }
 
+/// A check made of a name and a probe function, for the common case of "call the
+/// store's ping": `Readiness::default().with_check("postgres", move || store.ping())`
+/// (the closure owns clones of what it probes).
+struct FnCheck<F> {
+    name: &'static str,
+    probe: F,
+}
+
+impl<F, Fut, E> ReadinessCheck for FnCheck<F>
+where
+    F: Fn() -> Fut + Send + Sync,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn check(&self) -> CheckFuture<'_> {
+        let probe = (self.probe)();
+        Box::pin(async move { probe.await.map_err(|e| e.to_string()) })
+    }
+}
+
 /// The checks `/readyz` runs, concurrently, each bounded by a timeout.
 #[derive(Clone, Default)]
 pub struct Readiness {
@@ -32,6 +56,17 @@ impl Readiness {
     pub fn with(mut self, check: Arc<dyn ReadinessCheck>) -> Self {
         self.checks.push(check);
         self
+    }
+
+    /// Adds a check named `name` that passes when `probe()` resolves to `Ok`.
+    #[must_use]
+    pub fn with_check<F, Fut, E>(self, name: &'static str, probe: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        self.with(Arc::new(FnCheck { name, probe }))
     }
 
     /// Runs every check; `Ok` with each check's result when all pass.

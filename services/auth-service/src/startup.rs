@@ -9,7 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use hospital_events::{BrokerConfig, OutboxRelay, Publisher};
 use hospital_platform::error::{json_config, path_config, query_config, route_not_found};
-use hospital_platform::health::{self, CheckFuture, Readiness, ReadinessCheck};
+use hospital_platform::health::{self, Readiness};
 use hospital_platform::metrics::HttpMetrics;
 use hospital_platform::rate_limit::RateLimiter;
 use hospital_platform::request::request_context;
@@ -62,28 +62,6 @@ pub struct Application {
     relay: JoinHandle<()>,
     clock: Clock,
     store: Store,
-}
-
-struct PostgresCheck(Store);
-
-impl ReadinessCheck for PostgresCheck {
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-    fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
-    }
-}
-
-struct BrokerCheck(Arc<Publisher>);
-
-impl ReadinessCheck for BrokerCheck {
-    fn name(&self) -> &'static str {
-        "rabbitmq"
-    }
-    fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move { self.0.check().await.map_err(|e| e.to_string()) })
-    }
 }
 
 fn signing_keys(settings: &Settings) -> Result<SigningKeys, StartupError> {
@@ -156,8 +134,14 @@ impl Application {
         });
         let readiness = web::Data::new(
             Readiness::default()
-                .with(Arc::new(PostgresCheck(store.clone())))
-                .with(Arc::new(BrokerCheck(publisher))),
+                .with_check("postgres", {
+                    let store = store.clone();
+                    move || {
+                        let store = store.clone();
+                        async move { store.ping().await }
+                    }
+                })
+                .with(publisher),
         );
         let metrics = web::Data::new(HttpMetrics::new("auth-service"));
 

@@ -13,7 +13,7 @@ use hospital_events::{
     HandlerError, Message, Publisher, QueueSpec, UserRegistered, UserTimezoneChanged,
 };
 use hospital_platform::error::route_not_found;
-use hospital_platform::health::{self, CheckFuture, Readiness, ReadinessCheck};
+use hospital_platform::health::{self, Readiness};
 use hospital_platform::metrics::HttpMetrics;
 use hospital_platform::request::request_context;
 use tokio::task::JoinHandle;
@@ -35,28 +35,6 @@ pub enum StartupError {
         address: String,
         source: std::io::Error,
     },
-}
-
-struct RedisCheck(Store);
-
-impl ReadinessCheck for RedisCheck {
-    fn name(&self) -> &'static str {
-        "redis"
-    }
-    fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
-    }
-}
-
-struct BrokerCheck(Arc<Publisher>);
-
-impl ReadinessCheck for BrokerCheck {
-    fn name(&self) -> &'static str {
-        "rabbitmq"
-    }
-    fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move { self.0.check().await.map_err(|e| e.to_string()) })
-    }
 }
 
 type ConsumerTask = JoinHandle<Result<(), ConsumerError>>;
@@ -143,8 +121,14 @@ impl Application {
         let publisher = Arc::new(Publisher::new(broker.clone()));
         let readiness = web::Data::new(
             Readiness::default()
-                .with(Arc::new(RedisCheck(store.clone())))
-                .with(Arc::new(BrokerCheck(Arc::clone(&publisher)))),
+                .with_check("redis", {
+                    let store = store.clone();
+                    move || {
+                        let store = store.clone();
+                        async move { store.ping().await }
+                    }
+                })
+                .with(Arc::clone(&publisher) as _),
         );
         let metrics = web::Data::new(HttpMetrics::new(SERVICE));
 
