@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 pub mod amqp;
 pub mod postgres;
+pub mod redis_server;
 pub mod tcp_gate;
 
 pub use postgres::TestDatabase;
+pub use redis_server::RedisServer;
 pub use tcp_gate::TcpGate;
 
 pub use amqp::amqp_url;
