@@ -95,6 +95,10 @@ impl Application {
                 .default_service(web::to(route_not_found))
         })
         .disable_signals()
+        // A client that closes its side has gone: stop at once, which drops the
+        // upstream call too. Otherwise an event stream would hold its upstream
+        // connection until a heartbeat failed to reach the vanished client.
+        .h1_allow_half_closed(false)
         .shutdown_timeout(settings.http.shutdown_timeout_secs)
         .backlog(2048);
         if settings.http.workers > 0 {

@@ -4,7 +4,7 @@ use hospital_platform::request::TraceContext;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{spawn_app, spawn_app_with, spawn_event_stream};
 
 #[tokio::test]
 async fn a_client_request_id_reaches_the_service_and_comes_back() {
@@ -201,4 +201,89 @@ async fn server_sent_events_stream_through_and_outlive_the_upstream_timeout() {
         .expect("stream ends")
         .expect("text");
     assert_eq!(rest, "data: second\n\n");
+}
+
+/// Reads the body until it holds `expected` (chunks may be split or joined on the
+/// way), failing after `within`.
+async fn read_until(response: &mut reqwest::Response, expected: &str, within: Duration) -> String {
+    let mut received = String::new();
+    tokio::time::timeout(within, async {
+        while !received.contains(expected) {
+            let chunk = response
+                .chunk()
+                .await
+                .expect("the stream stays readable")
+                .expect("the stream stays open");
+            received.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{expected:?} did not arrive; got {received:?}"));
+    received
+}
+
+#[tokio::test]
+async fn the_notification_feed_streams_event_by_event_and_resumes_from_last_event_id() {
+    let mut feed = spawn_event_stream();
+    let app = spawn_app_with(|s| {
+        s.upstreams.reminders = Some(feed.base_url.clone());
+        // Far shorter than the stream: it bounds the wait for headers, not the body.
+        s.upstreams.timeout_ms = 200;
+    })
+    .await;
+
+    let request = app
+        .authed_get("/api/v1/notifications/stream")
+        .header("accept", "text/event-stream")
+        .header("last-event-id", "0193-event-41")
+        .send();
+    let pending = tokio::spawn(request);
+    let opened = feed.next_opened(Duration::from_secs(3)).await;
+    assert_eq!(opened.path, "/notifications/stream");
+    assert_eq!(opened.last_event_id.as_deref(), Some("0193-event-41"));
+
+    opened
+        .events
+        .send("id: 0193-event-42\nevent: reminder.due\ndata: {\"n\":1}\n\n".into())
+        .await
+        .expect("send");
+    let mut response = pending.await.expect("join").expect("response");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-accel-buffering"], "no");
+    assert!(!headers.contains_key("content-length"));
+
+    // The first event arrives while the upstream has sent nothing else: the gateway
+    // does not wait for more of the body.
+    let first = read_until(&mut response, "data: {\"n\":1}\n\n", Duration::from_secs(2)).await;
+    assert_eq!(
+        first,
+        "id: 0193-event-42\nevent: reminder.due\ndata: {\"n\":1}\n\n"
+    );
+
+    // Quiet for longer than the upstream timeout, then a heartbeat and an event.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    opened
+        .events
+        .send(": heartbeat\n\n".into())
+        .await
+        .expect("send");
+    let heartbeat = read_until(&mut response, ": heartbeat\n\n", Duration::from_secs(2)).await;
+    assert_eq!(heartbeat, ": heartbeat\n\n");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    opened
+        .events
+        .send("id: 0193-event-43\ndata: {\"n\":2}\n\n".into())
+        .await
+        .expect("send");
+    let second = read_until(&mut response, "data: {\"n\":2}\n\n", Duration::from_secs(2)).await;
+    assert_eq!(second, "id: 0193-event-43\ndata: {\"n\":2}\n\n");
+
+    // The client goes away: the gateway lets go of the upstream stream too.
+    drop(response);
+    tokio::time::timeout(Duration::from_secs(3), opened.events.closed())
+        .await
+        .expect("the upstream stream is dropped after the client disconnects");
 }

@@ -194,6 +194,78 @@ async fn echo(req: HttpRequest, body: web::Bytes, state: web::Data<EchoState>) -
     }))
 }
 
+/// An event stream the test writes: the request that opened it and the sender of
+/// its body. The body stays open until the sender is dropped; `events.closed()`
+/// resolves when whoever reads the stream went away.
+pub struct OpenedStream {
+    pub path: String,
+    pub last_event_id: Option<String>,
+    pub events: tokio::sync::mpsc::Sender<web::Bytes>,
+}
+
+/// An upstream whose every answer is a Server-Sent Events stream
+/// (`text/event-stream`, `Cache-Control: no-cache`, `X-Accel-Buffering: no`, like
+/// the reminder-service's feed) that sends what the test writes, when it writes it.
+pub struct EventStreamUpstream {
+    pub base_url: String,
+    opened: tokio::sync::mpsc::UnboundedReceiver<OpenedStream>,
+}
+
+impl EventStreamUpstream {
+    /// The next stream a request opened, waiting at most `within`.
+    pub async fn next_opened(&mut self, within: Duration) -> OpenedStream {
+        tokio::time::timeout(within, self.opened.recv())
+            .await
+            .expect("a stream request reaches the upstream in time")
+            .expect("the upstream is running")
+    }
+}
+
+pub fn spawn_event_stream() -> EventStreamUpstream {
+    let (listener, port) = bind_local();
+    let (opened_tx, opened) = tokio::sync::mpsc::unbounded_channel();
+    let server = HttpServer::new(move || {
+        let opened_tx = opened_tx.clone();
+        App::new().default_service(web::to(move |req: HttpRequest| {
+            let opened_tx = opened_tx.clone();
+            async move {
+                let (events, receiver) = tokio::sync::mpsc::channel::<web::Bytes>(16);
+                let last_event_id = req
+                    .headers()
+                    .get("last-event-id")
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                let _ = opened_tx.send(OpenedStream {
+                    path: req.path().to_owned(),
+                    last_event_id,
+                    events,
+                });
+                let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                    let chunk = receiver.recv().await?;
+                    Some((Ok::<_, std::io::Error>(chunk), receiver))
+                });
+                HttpResponse::Ok()
+                    .content_type("text/event-stream")
+                    .insert_header(("cache-control", "no-cache"))
+                    .insert_header(("x-accel-buffering", "no"))
+                    .streaming(body)
+            }
+        }))
+    })
+    .workers(1)
+    // Notices at once that the gateway hung up, as the gateway does for its clients.
+    .h1_allow_half_closed(false)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    EventStreamUpstream {
+        base_url: format!("http://127.0.0.1:{port}"),
+        opened,
+    }
+}
+
 /// An upstream that takes `delay` before answering anything.
 pub fn spawn_slow(delay: Duration) -> TestUpstream {
     let (listener, port) = bind_local();
