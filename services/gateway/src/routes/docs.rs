@@ -63,6 +63,92 @@ mod tests {
     }
 
     #[test]
+    fn openapi_document_lists_the_reminder_service_operations() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+        let paths = &doc["paths"];
+        for (path, method) in [
+            ("/patients/{patient_id}/actionable-steps", "get"),
+            ("/checklist/{item_id}/complete", "post"),
+            ("/patients/{patient_id}/reminders", "get"),
+            ("/reminders/{reminder_id}/check-in", "post"),
+            ("/patients/{patient_id}/adherence", "get"),
+            ("/notifications/stream", "get"),
+        ] {
+            let operation = &paths[path][method];
+            assert!(operation.is_object(), "{method} {path} missing");
+            assert!(operation["responses"]["200"].is_object(), "{method} {path}");
+            // Every one of them is routed to the reminder-service by the gateway.
+            let concrete = path
+                .replace("{patient_id}", "42")
+                .replace("{item_id}", "7")
+                .replace("{reminder_id}", "7");
+            assert_eq!(
+                crate::routing::resolve(&concrete).map(|r| r.upstream),
+                Some(crate::routing::Upstream::Reminders),
+                "{path}"
+            );
+        }
+
+        let status = &paths["/patients/{patient_id}/reminders"]["get"]["parameters"][1];
+        assert_eq!(status["name"], "status");
+        let statuses = &doc["components"]["schemas"]["ReminderStatus"]["enum"];
+        assert_eq!(
+            *statuses,
+            serde_json::json!(["upcoming", "due", "done", "missed", "cancelled"])
+        );
+
+        let check_in = &paths["/reminders/{reminder_id}/check-in"]["post"]["responses"];
+        let conflict = check_in["409"]["description"].as_str().expect("409");
+        for code in ["not_yet_due", "already_missed", "reminder_cancelled"] {
+            assert!(conflict.contains(code), "{code} not documented");
+        }
+        assert!(check_in["403"].is_object() && check_in["404"].is_object());
+
+        let stream = &paths["/notifications/stream"]["get"];
+        assert!(stream["responses"]["200"]["content"]["text/event-stream"].is_object());
+        assert_eq!(stream["parameters"][0]["name"], "Last-Event-ID");
+        assert_eq!(stream["parameters"][0]["in"], "header");
+
+        let schemas = &doc["components"]["schemas"];
+        let required = |name: &str| -> Vec<String> {
+            serde_json::from_value(schemas[name]["required"].clone()).expect(name)
+        };
+        assert_eq!(
+            required("Reminder"),
+            [
+                "id",
+                "step_id",
+                "title",
+                "due_at",
+                "status",
+                "checked_in_at",
+                "grace_ends_at"
+            ]
+        );
+        assert_eq!(
+            required("ChecklistItem"),
+            ["id", "title", "status", "source"]
+        );
+        assert_eq!(
+            required("PlanStep"),
+            [
+                "id",
+                "title",
+                "schedule",
+                "duration",
+                "status",
+                "next_due_at",
+                "source"
+            ]
+        );
+        let adherence = &schemas["Adherence"]["properties"]["plan"]["items"];
+        assert_eq!(
+            adherence["properties"]["remaining"]["type"],
+            serde_json::json!(["integer", "null"])
+        );
+    }
+
+    #[test]
     fn every_reference_resolves() {
         let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
         let mut refs = Vec::new();
