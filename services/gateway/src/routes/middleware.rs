@@ -31,6 +31,8 @@ pub fn cors(settings: &CorsSettings) -> Cors {
             header::CONTENT_TYPE,
             header::ACCEPT,
             HeaderName::from_static("idempotency-key"),
+            // A fetch-based client resuming `/notifications/stream` after a drop.
+            HeaderName::from_static("last-event-id"),
             HeaderName::from_static(REQUEST_ID_HEADER),
             HeaderName::from_static(TRACEPARENT_HEADER),
         ])

@@ -101,7 +101,7 @@ fn preflight(app: &crate::helpers::TestApp, origin: &str) -> reqwest::RequestBui
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
-            "authorization, content-type, idempotency-key, x-request-id",
+            "authorization, content-type, idempotency-key, last-event-id, x-request-id",
         )
 }
 
@@ -130,6 +130,7 @@ async fn cors_preflight_is_allowed_for_configured_origins_only() {
         "authorization",
         "content-type",
         "idempotency-key",
+        "last-event-id",
         "x-request-id",
     ] {
         assert!(allowed.contains(header), "{header} not in {allowed}");
