@@ -11,7 +11,13 @@
 //!   engine (`hospital-schedule`); `main.rs` wires the process's stdin, stdout, stderr and
 //!   exit code to [`run`].
 
+pub mod clock;
+pub mod dispatch;
+pub mod domain;
 pub mod events;
+pub mod metrics;
+pub mod planner;
+pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod store;

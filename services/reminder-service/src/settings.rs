@@ -16,6 +16,9 @@ pub struct Settings {
     pub http: HttpSettings,
     pub redis: RedisSettings,
     pub events: EventSettings,
+    pub auth: AuthSettings,
+    pub crypto: CryptoSettings,
+    pub reminders: ReminderSettings,
 }
 
 impl Default for Settings {
@@ -24,6 +27,79 @@ impl Default for Settings {
             http: HttpSettings::with_port(8083),
             redis: RedisSettings::default(),
             events: EventSettings::default(),
+            auth: AuthSettings::default(),
+            crypto: CryptoSettings::default(),
+            reminders: ReminderSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// `REMINDER__AUTH__JWKS_URL`: where auth-service publishes the token keys.
+    pub jwks_url: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwks_url: "http://127.0.0.1:8081/.well-known/jwks.json".into(),
+        }
+    }
+}
+
+/// The keys that open step titles and sources for the API (the dispatcher needs none).
+#[derive(Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct CryptoSettings {
+    /// `REMINDER__CRYPTO__KEYS`: `kid:base64key,…`, oldest first, the same keys llm-worker
+    /// seals steps with. Required; `make up` makes a development key.
+    pub keys: String,
+}
+
+impl std::fmt::Debug for CryptoSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CryptoSettings { keys: [redacted] }")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ReminderSettings {
+    /// `REMINDER__REMINDERS__GRACE_MINUTES`: the check-in window on each side of a due
+    /// instant, at most half the gap to the step's next occurrence (1–1440).
+    pub grace_minutes: u32,
+    /// `REMINDER__REMINDERS__LOOKAHEAD`: unsent occurrences kept in Redis per plan step
+    /// (1–50).
+    pub lookahead: u32,
+    /// `REMINDER__REMINDERS__BATCH`: reminders a dispatcher claims at once (1–10000).
+    pub batch: usize,
+    /// `REMINDER__REMINDERS__LEASE_SECS`: how long a claim lasts before another dispatcher
+    /// may take it over (1–3600).
+    pub lease_secs: u64,
+    /// `REMINDER__REMINDERS__DISPATCHERS`: dispatcher tasks in this process (1–64).
+    pub dispatchers: usize,
+    /// `REMINDER__REMINDERS__MAX_IDLE_SECS`: the longest a dispatcher sleeps without looking
+    /// (work added by another replica is seen by then at the latest).
+    pub max_idle_secs: u64,
+    /// `REMINDER__REMINDERS__FEED_MAX_LEN`: notifications kept per patient (about).
+    pub feed_max_len: usize,
+    /// `REMINDER__REMINDERS__HEARTBEAT_SECS`: the live feed's keep-alive comment interval.
+    pub heartbeat_secs: u64,
+}
+
+impl Default for ReminderSettings {
+    fn default() -> Self {
+        Self {
+            grace_minutes: 60,
+            lookahead: 3,
+            batch: 500,
+            lease_secs: 30,
+            dispatchers: 2,
+            max_idle_secs: 30,
+            feed_max_len: 1000,
+            heartbeat_secs: 15,
         }
     }
 }
@@ -101,6 +177,33 @@ impl Validate for Settings {
                 "{ENV_PREFIX}__EVENTS__QUEUE_PREFIX must be 1 to 200 characters (default reminder-service)"
             ));
         }
+        match reqwest::Url::parse(&self.auth.jwks_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => problems.push(format!(
+                "{ENV_PREFIX}__AUTH__JWKS_URL must be an http(s) URL"
+            )),
+        }
+        if let Err(err) = hospital_crypto::Keyring::from_spec(&self.crypto.keys) {
+            problems.push(format!(
+                "{ENV_PREFIX}__CRYPTO__KEYS must hold the keys steps are sealed with (kid:base64key,...): {err}"
+            ));
+        }
+        let r = &self.reminders;
+        let mut range = |name: &str, value: u64, min: u64, max: u64| {
+            if !(min..=max).contains(&value) {
+                problems.push(format!(
+                    "{ENV_PREFIX}__REMINDERS__{name} must be {min} to {max}"
+                ));
+            }
+        };
+        range("GRACE_MINUTES", u64::from(r.grace_minutes), 1, 1440);
+        range("LOOKAHEAD", u64::from(r.lookahead), 1, 50);
+        range("BATCH", r.batch as u64, 1, 10_000);
+        range("LEASE_SECS", r.lease_secs, 1, 3600);
+        range("DISPATCHERS", r.dispatchers as u64, 1, 64);
+        range("MAX_IDLE_SECS", r.max_idle_secs, 1, 3600);
+        range("FEED_MAX_LEN", r.feed_max_len as u64, 10, 1_000_000);
+        range("HEARTBEAT_SECS", r.heartbeat_secs, 1, 300);
         problems
     }
 }
@@ -117,9 +220,15 @@ mod tests {
             .collect()
     }
 
+    const KEYS: (&str, &str) = (
+        "REMINDER__CRYPTO__KEYS",
+        "dev:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    );
+
     #[test]
     fn defaults_work_on_a_developer_machine() {
-        let s: Settings = load_from(ENV_PREFIX, vars(&[])).unwrap();
+        let s: Settings = load_from(ENV_PREFIX, vars(&[KEYS])).unwrap();
+        assert_eq!(s.reminders.grace_minutes, 60);
         assert_eq!(s.http.port, 8083);
         assert_eq!(s.redis.key_prefix, "hospital:");
         assert_eq!(s.events.exchange, "hospital.events");
@@ -134,6 +243,7 @@ mod tests {
                 ("REMINDER__REDIS__URL", "http://x"),
                 ("REMINDER__REDIS__KEY_PREFIX", " "),
                 ("REMINDER__EVENTS__AMQP_URL", "x"),
+                ("REMINDER__REMINDERS__LOOKAHEAD", "0"),
             ]),
         )
         .unwrap_err()
@@ -141,5 +251,8 @@ mod tests {
         assert!(err.contains("REMINDER__REDIS__URL"), "{err}");
         assert!(err.contains("REMINDER__REDIS__KEY_PREFIX"), "{err}");
         assert!(err.contains("REMINDER__EVENTS__AMQP_URL"), "{err}");
+        assert!(err.contains("REMINDER__CRYPTO__KEYS"), "{err}");
+        assert!(err.contains("REMINDER__REMINDERS__LOOKAHEAD"), "{err}");
+        assert!(!err.contains("AAAA"), "{err}");
     }
 }

@@ -8,18 +8,26 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
+use hospital_crypto::Keyring;
 use hospital_events::{
     AssignmentChanged, BrokerConfig, ConsumerConfig, ConsumerError, Event, EventConsumer,
-    HandlerError, Message, Publisher, QueueSpec, UserRegistered, UserTimezoneChanged,
+    HandlerError, Message, Publisher, QueueSpec, StepsExtracted, UserRegistered,
+    UserTimezoneChanged,
 };
-use hospital_platform::error::route_not_found;
+use hospital_platform::error::{path_config, query_config, route_not_found};
 use hospital_platform::health::{self, Readiness};
 use hospital_platform::metrics::HttpMetrics;
 use hospital_platform::request::request_context;
+use hospital_platform::token::TokenVerifier;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::events;
+use crate::clock::Clock;
+use crate::dispatch::{DispatchSettings, Dispatcher, Wake};
+use crate::events::{self, Context};
+use crate::metrics::DispatchMetrics;
+use crate::planner::{Planner, Policy};
+use crate::routes::{self, AppState};
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 
@@ -30,6 +38,10 @@ pub const SERVICE: &str = "reminder-service";
 pub enum StartupError {
     #[error(transparent)]
     Redis(#[from] StoreError),
+    #[error("the keyring does not load: {0}")]
+    Keys(#[from] hospital_crypto::KeyringError),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
     #[error("cannot bind {address}: {source}")]
     Bind {
         address: String,
@@ -44,20 +56,20 @@ type ConsumerTask = JoinHandle<Result<(), ConsumerError>>;
 fn spawn_consumer<E, F, Fut>(
     settings: &Settings,
     broker: &BrokerConfig,
-    store: &Store,
+    context: &Context,
     cancel: &CancellationToken,
     handle: F,
 ) -> ConsumerTask
 where
     E: Event,
-    F: Fn(Store, Message) -> Fut + Send + Sync + 'static,
+    F: Fn(Context, Message) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
     let queue = QueueSpec::for_event::<E>(&settings.events.queue_prefix);
-    let store = store.clone();
+    let context = context.clone();
     let consumer = EventConsumer::new(
         ConsumerConfig::new(broker.clone(), queue),
-        move |message: Message| handle(store.clone(), message),
+        move |message: Message| handle(context.clone(), message),
     );
     tokio::spawn(consumer.run(cancel.clone()))
 }
@@ -75,7 +87,11 @@ pub fn consumer_configs(settings: &Settings) -> Vec<ConsumerConfig> {
             broker.clone(),
             QueueSpec::for_event::<UserTimezoneChanged>(prefix),
         ),
-        ConsumerConfig::new(broker, QueueSpec::for_event::<AssignmentChanged>(prefix)),
+        ConsumerConfig::new(
+            broker.clone(),
+            QueueSpec::for_event::<AssignmentChanged>(prefix),
+        ),
+        ConsumerConfig::new(broker, QueueSpec::for_event::<StepsExtracted>(prefix)),
     ]
 }
 
@@ -91,8 +107,10 @@ pub struct Application {
     server: Server,
     shutdown: CancellationToken,
     consumers: Vec<ConsumerTask>,
+    dispatchers: Vec<JoinHandle<()>>,
     publisher: Arc<Publisher>,
     store: Store,
+    dispatcher: Dispatcher,
 }
 
 impl Application {
@@ -101,9 +119,23 @@ impl Application {
     /// [`Application::run_until_stopped`].
     // Async like every service's `build`, so that callers need not change when start-up
     // gains a step that waits.
-    #[allow(clippy::unused_async)]
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Clock::System).await
+    }
+
+    /// [`Application::build`] with the given clock (tests move a manual one).
+    #[allow(clippy::unused_async, clippy::too_many_lines)]
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let store = Store::connect(&settings.redis.url, &settings.redis.key_prefix)?;
+        let keyring = Keyring::from_spec(&settings.crypto.keys)?;
+        let http_client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let verifier = web::Data::new(TokenVerifier::remote(
+            settings.auth.jwks_url.clone(),
+            http_client,
+        ));
         let broker = broker_config(&settings);
         let shutdown = CancellationToken::new();
 
@@ -117,8 +149,17 @@ impl Application {
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
 
-        // Only for `/readyz`: this service publishes nothing yet.
         let publisher = Arc::new(Publisher::new(broker.clone()));
+        let reminders = settings.reminders.clone();
+        let planner = Planner::new(
+            store.clone(),
+            clock,
+            Policy {
+                grace_secs: i64::from(reminders.grace_minutes) * 60,
+                lookahead: reminders.lookahead,
+            },
+        );
+        let wake = Wake::default();
         let readiness = web::Data::new(
             Readiness::default()
                 .with_check("redis", {
@@ -130,14 +171,28 @@ impl Application {
                 })
                 .with(Arc::clone(&publisher) as _),
         );
-        let metrics = web::Data::new(HttpMetrics::new(SERVICE));
+        let mut http_metrics = HttpMetrics::new(SERVICE);
+        let dispatch_metrics = Arc::new(DispatchMetrics::register(http_metrics.registry_mut()));
+        let metrics = web::Data::new(http_metrics);
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            planner: planner.clone(),
+            keyring,
+            wake: wake.clone(),
+            reminders: reminders.clone(),
+        });
 
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(request_context))
+                .app_data(path_config())
+                .app_data(query_config())
                 .app_data(readiness.clone())
                 .app_data(metrics.clone())
+                .app_data(verifier.clone())
+                .app_data(state.clone())
                 .configure(health::configure)
+                .configure(routes::configure)
                 .default_service(web::to(route_not_found))
         })
         .disable_signals()
@@ -153,37 +208,68 @@ impl Application {
             })?
             .run();
 
+        let context = Context {
+            store: store.clone(),
+            planner: planner.clone(),
+            wake: wake.clone(),
+        };
         let consumers = vec![
             spawn_consumer::<UserRegistered, _, _>(
                 &settings,
                 &broker,
-                &store,
+                &context,
                 &shutdown,
                 events::user_registered,
             ),
             spawn_consumer::<UserTimezoneChanged, _, _>(
                 &settings,
                 &broker,
-                &store,
+                &context,
                 &shutdown,
                 events::timezone_changed,
             ),
             spawn_consumer::<AssignmentChanged, _, _>(
                 &settings,
                 &broker,
-                &store,
+                &context,
                 &shutdown,
                 events::assignment_changed,
             ),
+            spawn_consumer::<StepsExtracted, _, _>(
+                &settings,
+                &broker,
+                &context,
+                &shutdown,
+                events::steps_extracted,
+            ),
         ];
+
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            planner,
+            Arc::clone(&publisher),
+            DispatchSettings {
+                batch: reminders.batch,
+                lease: Duration::from_secs(reminders.lease_secs),
+                feed_max_len: reminders.feed_max_len,
+                max_idle: Duration::from_secs(reminders.max_idle_secs),
+            },
+            wake,
+            dispatch_metrics,
+        );
+        let dispatchers = (0..reminders.dispatchers)
+            .map(|_| tokio::spawn(dispatcher.clone().run(shutdown.clone())))
+            .collect();
 
         Ok(Self {
             port,
             server,
             shutdown,
             consumers,
+            dispatchers,
             publisher,
             store,
+            dispatcher,
         })
     }
 
@@ -193,6 +279,12 @@ impl Application {
 
     pub fn store(&self) -> Store {
         self.store.clone()
+    }
+
+    /// A dispatcher like the ones this application runs (tests and benchmarks drive one
+    /// step by step).
+    pub fn dispatcher(&self) -> Dispatcher {
+        self.dispatcher.clone()
     }
 
     /// Cancelling this token stops the service gracefully.
@@ -207,6 +299,11 @@ impl Application {
             hospital_platform::server::serve_until_cancelled(self.server, self.shutdown.clone())
                 .await;
         self.shutdown.cancel();
+        for dispatcher in self.dispatchers {
+            if let Err(err) = dispatcher.await {
+                tracing::error!(error = %err, "a dispatcher task failed");
+            }
+        }
         for consumer in self.consumers {
             match consumer.await {
                 Ok(Ok(())) => {}

@@ -5,8 +5,42 @@
 //! |---|---|---|
 //! | `<prefix>user:<user id>` | hash | the service's copy of a user: `role` (`patient`/`doctor`), `timezone` (IANA), `doctor_id` (patients with a doctor; absent otherwise), `assignment_changed_at` (the `changed_at` of the newest assignment applied, RFC 3339 UTC with microseconds), `updated_at` (when this service last changed it) |
 //! | `<prefix>event:<event id>` | string `1`, 7-day TTL | an applied event: a redelivery with the same id changes nothing |
+//! | `<prefix>steps:<patient id>` | hash | the patient's current steps: `note_id`, `note_created_at` (RFC 3339 UTC, microseconds, compares as a string), `extractor`, `fallback`, `checklist` and `plan` (step stems, space-separated, in the note's order), `updated_at` |
+//! | `<prefix>history:<patient id>` | list | the stems of every step the patient ever had, oldest first (reminder lists read older notes' reminders through it) |
+//! | `<prefix>step:<stem>` | hash | one step, checklist item or plan step (`stem`: the first 12 bytes of the step id in hex, see `domain::reminder`): `id`, `patient`, `note`, `kind` (`checklist`/`plan`), `status`, `created_at`; checklist items: `completed_at`; plan steps: `schedule` and `duration` (the event's JSON), `start`, `count` (occurrences before misses; empty when open-ended), `missed`, `done`, `next` (the next occurrence index to materialise), `last_due`, `unsent`, and one field `o<n>` per materialised occurrence: `<due>\|<grace>\|<state>\|<checked in at>` (seconds; state `p` pending, `s` sent, `d` done, `m` missed, `c` cancelled) |
+//! | `<prefix>text:<stem>` | string | the step's title and source as the event sealed them, `{"title": envelope, "source": envelope}`: ciphertext only |
+//! | `<prefix>due` | sorted set | reminders to send: member the reminder id, score its due instant in ms; while a dispatcher holds it, the end of its lease |
+//! | `<prefix>grace` | sorted set | sent reminders waiting for a check-in: score the end of the grace period (ms), then of a lease |
+//! | `<prefix>checkins` | sorted set | check-ins whose `checkin.recorded` is not published yet: score when (ms), then a lease |
+//! | `<prefix>feed:<patient id>` | stream | the patient's notifications, one entry per reminder sent: `reminder_id`, `step_id`, `due_at` (seconds); capped near the newest 1,000 |
+//!
+//! Instants in clear, titles and sources sealed: the dispatcher needs no key, and a dump of
+//! Redis shows nothing of a note.
 
 use uuid::Uuid;
+
+use crate::domain::StepStem;
+
+/// The sorted sets of work by instant: reminders to send, grace periods to end, check-ins
+/// to announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    Due,
+    Grace,
+    Checkins,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 3] = [Queue::Due, Queue::Grace, Queue::Checkins];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Queue::Due => "due",
+            Queue::Grace => "grace",
+            Queue::Checkins => "checkins",
+        }
+    }
+}
 
 /// How long an applied event id is remembered: far longer than any redelivery or retry.
 pub const EVENT_TTL_SECS: u64 = 7 * 24 * 60 * 60;
@@ -31,6 +65,36 @@ impl Keys {
     /// `<prefix>user:<id>`
     pub fn user(&self, id: Uuid) -> String {
         format!("{}user:{id}", self.prefix)
+    }
+
+    /// `<prefix>steps:<patient id>`
+    pub fn steps(&self, patient_id: Uuid) -> String {
+        format!("{}steps:{patient_id}", self.prefix)
+    }
+
+    /// `<prefix>history:<patient id>`
+    pub fn history(&self, patient_id: Uuid) -> String {
+        format!("{}history:{patient_id}", self.prefix)
+    }
+
+    /// `<prefix>step:<stem>`
+    pub fn step(&self, stem: StepStem) -> String {
+        format!("{}step:{stem}", self.prefix)
+    }
+
+    /// `<prefix>text:<stem>`
+    pub fn text(&self, stem: StepStem) -> String {
+        format!("{}text:{stem}", self.prefix)
+    }
+
+    /// `<prefix>feed:<patient id>`
+    pub fn feed(&self, patient_id: Uuid) -> String {
+        format!("{}feed:{patient_id}", self.prefix)
+    }
+
+    /// One of the three sorted sets the dispatcher works through.
+    pub fn queue(&self, queue: Queue) -> String {
+        format!("{}{}", self.prefix, queue.name())
     }
 
     /// `<prefix>event:<id>`

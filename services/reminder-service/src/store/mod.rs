@@ -7,6 +7,8 @@
 //! other.
 
 pub mod keys;
+pub mod scripts;
+pub mod steps;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,12 +18,16 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-pub use keys::{Keys, EVENT_TTL_SECS};
+pub use keys::{Keys, Queue, EVENT_TTL_SECS};
+pub use steps::{
+    CheckInOutcome, CompleteOutcome, Delivery, Miss, NewChecklistItem, NewOccurrence, NewPlanStep,
+    ReplaceOutcome, Replacement, TopUp,
+};
 
 /// Redis did not answer or refused a command.
 #[derive(Debug, thiserror::Error)]
 #[error("redis: {0}")]
-pub struct StoreError(#[from] redis::RedisError);
+pub struct StoreError(#[from] pub redis::RedisError);
 
 /// What applying an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,9 +104,40 @@ fn instant(at: DateTime<Utc>) -> String {
 /// The Redis of the service, behind methods that say what they do.
 #[derive(Clone)]
 pub struct Store {
+    client: redis::Client,
     connection: ConnectionManager,
     keys: Keys,
     apply: Script,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+/// The scripts, loaded once (`EVALSHA`, falling back to `EVAL` after a Redis restart).
+struct Scripts {
+    replace_steps: Script,
+    claim: Script,
+    deliver: Script,
+    acknowledge_sent: Script,
+    miss: Script,
+    acknowledge: Script,
+    check_in: Script,
+    top_up: Script,
+    complete_item: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            replace_steps: Script::new(&scripts::replace_steps()),
+            claim: Script::new(scripts::CLAIM),
+            deliver: Script::new(&scripts::deliver()),
+            acknowledge_sent: Script::new(&scripts::acknowledge_sent()),
+            miss: Script::new(&scripts::miss()),
+            acknowledge: Script::new(scripts::ACKNOWLEDGE),
+            check_in: Script::new(&scripts::check_in()),
+            top_up: Script::new(&scripts::top_up()),
+            complete_item: Script::new(scripts::COMPLETE_ITEM),
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -121,11 +158,13 @@ impl Store {
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1);
-        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         Ok(Self {
+            client,
             connection,
             keys: Keys::new(key_prefix),
             apply: Script::new(APPLY),
+            scripts: std::sync::Arc::new(Scripts::new()),
         })
     }
 

@@ -37,6 +37,10 @@ pub fn test_settings() -> Settings {
     settings.events.amqp_url = amqp_url();
     settings.events.exchange = format!("test.{id}");
     settings.events.queue_prefix = format!("test.{id}");
+    settings.crypto.keys = format!(
+        "test:{}",
+        hospital_crypto::Keyring::generate_key().unwrap().as_str()
+    );
     settings
 }
 

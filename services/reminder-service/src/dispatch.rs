@@ -1,0 +1,338 @@
+//! The dispatcher: sends reminders when they fall due, ends grace periods, announces
+//! check-ins.
+//!
+//! Work waits in three sorted sets by instant (`due`, `grace`, `checkins`). A dispatcher
+//! claims a batch with a lease (the claim moves each member's score to the lease's end),
+//! does the work, publishes the events with confirms and only then removes the members. A
+//! dispatcher that dies mid-batch leaves its claims to expire: another (or its restart)
+//! claims them again, and the occurrence's state keeps the feed free of duplicates (a
+//! republished event has the same id, so consumers drop it). Several replicas may run at
+//! once: a member is claimed by one at a time.
+//!
+//! No polling: with nothing due a dispatcher sleeps until the earliest score in the three
+//! sets, and wakes early when this process schedules something sooner (or after
+//! `max_idle`, a safety net for work added by other replicas).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use hospital_crypto::SealedEnvelope;
+use hospital_events::{CheckinRecorded, Envelope, Event, Publisher, ReminderDue, ReminderMissed};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::domain::ReminderId;
+use crate::metrics::DispatchMetrics;
+use crate::planner::{event_id, Planner};
+use crate::store::{Delivery, Miss, Queue, Store, StoreError};
+
+/// How the dispatcher works.
+#[derive(Debug, Clone, Copy)]
+pub struct DispatchSettings {
+    pub batch: usize,
+    pub lease: Duration,
+    pub feed_max_len: usize,
+    pub max_idle: Duration,
+}
+
+/// Wakes the dispatchers of this process when something falls due sooner than they think.
+#[derive(Debug, Default, Clone)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    pub fn now(&self) {
+        self.0.notify_waiters();
+    }
+}
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Store,
+    planner: Planner,
+    publisher: Arc<Publisher>,
+    settings: DispatchSettings,
+    wake: Wake,
+    metrics: Arc<DispatchMetrics>,
+}
+
+#[derive(serde::Deserialize)]
+struct SealedTitle {
+    title: SealedEnvelope,
+}
+
+fn utc(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+fn uuid(s: &str) -> Uuid {
+    Uuid::parse_str(s).unwrap_or_default()
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        planner: Planner,
+        publisher: Arc<Publisher>,
+        settings: DispatchSettings,
+        wake: Wake,
+        metrics: Arc<DispatchMetrics>,
+    ) -> Self {
+        Self {
+            store,
+            planner,
+            publisher,
+            settings,
+            wake,
+            metrics,
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Publishes `data` as an event with a fixed id; `true` when the broker confirmed it.
+    async fn publish<T: Event>(&self, id: Uuid, data: T, at: DateTime<Utc>) -> bool {
+        let mut envelope = Envelope::new(data).with_occurred_at(at);
+        envelope.id = id;
+        match self.publisher.publish_event(&envelope).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, event_type = T::TYPE, "publishing failed; the lease will bring it back");
+                false
+            }
+        }
+    }
+
+    /// Sends what is due at `now_ms`; returns how many reminders it handled.
+    pub async fn send_due(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let claimed = self
+            .store
+            .claim(Queue::Due, now_ms, self.lease_ms(), self.settings.batch)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let deliveries = self
+            .store
+            .deliver(&claimed, self.settings.feed_max_len)
+            .await?;
+        let published = join_all(deliveries.iter().map(|delivery| async move {
+            match delivery {
+                Delivery::Skip { .. } => true,
+                Delivery::Send {
+                    reminder_id,
+                    patient_id,
+                    step_id,
+                    due,
+                    text,
+                } => {
+                    let Ok(sealed) = serde_json::from_str::<SealedTitle>(text) else {
+                        tracing::error!(
+                            reminder_id,
+                            "the step's sealed title is missing; sending without an event"
+                        );
+                        return true;
+                    };
+                    let event = ReminderDue {
+                        reminder_id: uuid(reminder_id),
+                        patient_id: uuid(patient_id),
+                        step_id: uuid(step_id),
+                        due_at: utc(*due),
+                        title: sealed.title,
+                    };
+                    self.publish(event_id(ReminderDue::TYPE, reminder_id), event, utc(*due))
+                        .await
+                }
+            }
+        }))
+        .await;
+        let mut acknowledged = Vec::with_capacity(deliveries.len());
+        for (delivery, ok) in deliveries.iter().zip(published) {
+            if !ok {
+                continue;
+            }
+            if let Delivery::Send { due, .. } = delivery {
+                self.metrics.sent(now_ms - due * 1000);
+            }
+            acknowledged.push(delivery.reminder_id().to_owned());
+        }
+        let more = self
+            .store
+            .acknowledge_sent(&acknowledged, self.planner.policy().lookahead)
+            .await?;
+        self.planner.top_up(&more).await?;
+        Ok(claimed.len())
+    }
+
+    /// Ends the grace periods over at `now_ms`: missed reminders, each adding one occurrence.
+    pub async fn end_grace(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let claimed = self
+            .store
+            .claim(Queue::Grace, now_ms, self.lease_ms(), self.settings.batch)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let misses = self
+            .store
+            .miss(&claimed, self.planner.policy().lookahead)
+            .await?;
+        let published = join_all(misses.iter().map(|miss| async move {
+            match miss {
+                Miss::Skip { reminder_id } => Some(reminder_id.clone()),
+                Miss::Missed {
+                    reminder_id,
+                    patient_id,
+                    step_id,
+                    due,
+                    ..
+                } => {
+                    let event = ReminderMissed {
+                        reminder_id: uuid(reminder_id),
+                        patient_id: uuid(patient_id),
+                        step_id: uuid(step_id),
+                        due_at: utc(*due),
+                    };
+                    self.publish(
+                        event_id(ReminderMissed::TYPE, reminder_id),
+                        event,
+                        utc(now_ms / 1000),
+                    )
+                    .await
+                    .then(|| reminder_id.clone())
+                }
+            }
+        }))
+        .await;
+        let acknowledged: Vec<String> = published.into_iter().flatten().collect();
+        self.store.acknowledge(Queue::Grace, &acknowledged).await?;
+        let more: Vec<String> = misses
+            .iter()
+            .filter_map(|m| match m {
+                Miss::Missed {
+                    reminder_id,
+                    needs_more: true,
+                    ..
+                } => Uuid::parse_str(reminder_id)
+                    .ok()
+                    .map(|id| ReminderId::from_uuid(id).stem.to_string()),
+                _ => None,
+            })
+            .collect();
+        self.metrics.missed(
+            misses
+                .iter()
+                .filter(|m| matches!(m, Miss::Missed { .. }))
+                .count(),
+        );
+        self.planner.top_up(&more).await?;
+        Ok(claimed.len())
+    }
+
+    /// Publishes `checkin.recorded` for check-ins not announced yet.
+    pub async fn announce_checkins(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let claimed = self
+            .store
+            .claim(
+                Queue::Checkins,
+                now_ms,
+                self.lease_ms(),
+                self.settings.batch,
+            )
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let mut records = Vec::with_capacity(claimed.len());
+        for member in &claimed {
+            let record = match Uuid::parse_str(member) {
+                Ok(id) => self.store.reminder(ReminderId::from_uuid(id)).await?,
+                Err(_) => None,
+            };
+            records.push(record);
+        }
+        let published = join_all(
+            claimed
+                .iter()
+                .zip(&records)
+                .map(|(member, record)| async move {
+                    match record {
+                        Some((occurrence, patient, _)) if occurrence.checked_in_at.is_some() => {
+                            let at = utc(occurrence.checked_in_at.unwrap_or_default());
+                            let event = CheckinRecorded {
+                                reminder_id: uuid(member),
+                                patient_id: uuid(patient),
+                                at,
+                            };
+                            self.publish(event_id(CheckinRecorded::TYPE, member), event, at)
+                                .await
+                                .then(|| member.clone())
+                        }
+                        _ => Some(member.clone()),
+                    }
+                }),
+        )
+        .await;
+        let acknowledged: Vec<String> = published.into_iter().flatten().collect();
+        self.store
+            .acknowledge(Queue::Checkins, &acknowledged)
+            .await?;
+        Ok(claimed.len())
+    }
+
+    /// One pass over the three queues at the clock's now; how much it handled.
+    pub async fn tick(&self) -> Result<usize, StoreError> {
+        let now_ms = self.planner.clock().now_millis();
+        let sent = self.send_due(now_ms).await?;
+        let missed = self.end_grace(now_ms).await?;
+        let announced = self.announce_checkins(now_ms).await?;
+        Ok(sent + missed + announced)
+    }
+
+    /// Works until `cancel` fires.
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut failures: u32 = 0;
+        while !cancel.is_cancelled() {
+            // Registered before looking, so a wake-up between the look and the sleep counts.
+            let woken = self.wake.0.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.tick().await {
+                Ok(0) => failures = 0,
+                Ok(_) => {
+                    failures = 0;
+                    continue;
+                }
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    let backoff = Duration::from_millis(100 * u64::from(failures.min(20)));
+                    tracing::warn!(error = %err, "dispatcher could not reach Redis; trying again");
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = tokio::time::sleep(backoff) => continue,
+                    }
+                }
+            }
+            let earliest = match self.store.earliest().await {
+                Ok(earliest) => earliest,
+                Err(err) => {
+                    tracing::warn!(error = %err, "dispatcher could not read the next due instant");
+                    None
+                }
+            };
+            let clock = self.planner.clock();
+            let until = earliest
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .unwrap_or(jiff::Timestamp::MAX);
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = &mut woken => {}
+                () = clock.sleep_until(until, self.settings.max_idle) => {}
+            }
+        }
+    }
+}

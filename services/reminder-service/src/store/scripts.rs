@@ -1,0 +1,332 @@
+//! The Lua scripts behind every change to steps and reminders. Each runs atomically in
+//! Redis: no reader ever sees half a change, and a crash cannot leave one.
+//!
+//! Common arguments: `ARGV[1]` is the key prefix (keys are built in the script from it and
+//! from ids, so the service needs one Redis, not a cluster).
+
+/// Lua shared by the scripts: a reminder id from a step stem and an occurrence index, and
+/// the parts of an occurrence record.
+const COMMON: &str = r"
+local p = ARGV[1]
+local function reminder_id(stem, n)
+  local s = stem .. string.format('%08x', n)
+  return s:sub(1, 8) .. '-' .. s:sub(9, 12) .. '-' .. s:sub(13, 16) .. '-' .. s:sub(17, 20) .. '-' .. s:sub(21, 32)
+end
+local function locate(rid)
+  local hex = string.gsub(rid, '-', '')
+  return string.sub(hex, 1, 24), tonumber(string.sub(hex, 25, 32), 16)
+end
+local function parse(rec)
+  if not rec then return nil end
+  return string.match(rec, '^(%d+)|(%d+)|(%a)|(%d*)$')
+end
+";
+
+fn with_common(body: &str) -> String {
+    format!("{COMMON}{body}")
+}
+
+/// `steps.extracted`: replaces the patient's steps with the note's, unless a newer note's are
+/// stored. KEYS: event, steps, user, history, due. `ARGV[2]`: the JSON of
+/// `store::plan::Replacement`. Returns `{1, cancelled}` applied, `{0}` duplicate event,
+/// `{2}` an older (or the same) note, `{3, zone}` the time zone changed since the caller
+/// read it (compute again), `{5}` a step id already used.
+pub fn replace_steps() -> String {
+    with_common(
+        r"
+local r = cjson.decode(ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local cur_at = redis.call('HGET', KEYS[2], 'note_created_at')
+if cur_at then
+  local cur_note = redis.call('HGET', KEYS[2], 'note_id')
+  if cur_note == r.note_id or cur_at > r.note_created_at
+     or (cur_at == r.note_created_at and cur_note > r.note_id) then
+    redis.call('SET', KEYS[1], '1', 'EX', r.event_ttl)
+    return {2}
+  end
+end
+local zone = redis.call('HGET', KEYS[3], 'timezone') or 'UTC'
+if zone ~= r.timezone then return {3, zone} end
+for _, list in ipairs({r.checklist, r.plan}) do
+  for _, s in ipairs(list) do
+    if redis.call('EXISTS', p .. 'step:' .. s.stem) == 1 then return {5} end
+  end
+end
+redis.call('SET', KEYS[1], '1', 'EX', r.event_ttl)
+
+local cancelled = 0
+for _, field in ipairs({'checklist', 'plan'}) do
+  local stems = redis.call('HGET', KEYS[2], field)
+  for stem in string.gmatch(stems or '', '%S+') do
+    local sk = p .. 'step:' .. stem
+    local status = redis.call('HGET', sk, 'status')
+    if status == 'pending' or status == 'active' then
+      redis.call('HSET', sk, 'status', 'cancelled', 'cancelled_at', r.now)
+    end
+    if field == 'plan' then
+      -- Reminders not sent yet are the newest ones: walk back until all are found.
+      local left = tonumber(redis.call('HGET', sk, 'unsent') or '0')
+      local n = tonumber(redis.call('HGET', sk, 'next') or '0') - 1
+      while left > 0 and n >= 0 do
+        local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+        if st == 'p' then
+          redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|c|')
+          redis.call('ZREM', KEYS[5], reminder_id(stem, n))
+          left = left - 1
+          cancelled = cancelled + 1
+        end
+        n = n - 1
+      end
+      redis.call('HSET', sk, 'unsent', 0)
+    end
+  end
+end
+
+local checklist, plan = {}, {}
+for _, s in ipairs(r.checklist) do
+  redis.call('HSET', p .. 'step:' .. s.stem, 'id', s.id, 'patient', r.patient, 'note', r.note_id,
+    'kind', 'checklist', 'status', 'pending', 'created_at', r.now)
+  redis.call('SET', p .. 'text:' .. s.stem, s.text)
+  redis.call('RPUSH', KEYS[4], s.stem)
+  table.insert(checklist, s.stem)
+end
+for _, s in ipairs(r.plan) do
+  local sk = p .. 'step:' .. s.stem
+  redis.call('HSET', sk, 'id', s.id, 'patient', r.patient, 'note', r.note_id, 'kind', 'plan',
+    'status', 'active', 'created_at', r.now, 'schedule', s.schedule, 'duration', s.duration,
+    'start', s.start, 'count', s.count, 'missed', 0, 'done', 0, 'next', s.next,
+    'last_due', s.last_due, 'unsent', #s.occurrences)
+  for _, o in ipairs(s.occurrences) do
+    redis.call('HSET', sk, 'o' .. o.n, o.record)
+    redis.call('ZADD', KEYS[5], o.score, reminder_id(s.stem, o.n))
+  end
+  redis.call('SET', p .. 'text:' .. s.stem, s.text)
+  redis.call('RPUSH', KEYS[4], s.stem)
+  table.insert(plan, s.stem)
+end
+redis.call('HSET', KEYS[2], 'note_id', r.note_id, 'note_created_at', r.note_created_at,
+  'extractor', r.extractor, 'fallback', r.fallback, 'checklist', table.concat(checklist, ' '),
+  'plan', table.concat(plan, ' '), 'updated_at', r.now)
+return {1, cancelled}
+",
+    )
+}
+
+/// Claims up to `ARGV[4]` members of the sorted set `KEYS[1]` whose score is at most
+/// `ARGV[2]` (now, ms) by moving their score to `ARGV[2] + ARGV[3]` (the lease): a claim not
+/// acknowledged by then is claimed again. Returns the members.
+pub const CLAIM: &str = r"
+local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+for _, m in ipairs(members) do
+  redis.call('ZADD', KEYS[1], 'XX', now + lease, m)
+end
+return members
+";
+
+/// Sends claimed reminders (`ARGV[3..]`): a pending one becomes `s`ent and is appended to
+/// its patient's feed (capped near `ARGV[2]` entries); a sent one (a claim that crashed
+/// before its acknowledgement) is only returned again, so the feed never holds it twice.
+/// Returns per reminder `{id, patient, step id, due, grace, text}` to publish, or `{id}` when
+/// there is nothing to send (checked in early, cancelled, gone).
+pub fn deliver() -> String {
+    with_common(
+        r"
+local out = {}
+for i = 3, #ARGV do
+  local rid = ARGV[i]
+  local stem, n = locate(rid)
+  local sk = p .. 'step:' .. stem
+  local rec = redis.call('HGET', sk, 'o' .. n)
+  local due, grace, st = parse(rec)
+  if st == 'p' or st == 's' then
+    local ids = redis.call('HMGET', sk, 'patient', 'id')
+    if st == 'p' then
+      redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|s|')
+      redis.call('HINCRBY', sk, 'unsent', -1)
+      redis.call('XADD', p .. 'feed:' .. ids[1], 'MAXLEN', '~', ARGV[2], '*',
+        'reminder_id', rid, 'step_id', ids[2], 'due_at', due)
+    end
+    table.insert(out, {rid, ids[1], ids[2], due, grace, redis.call('GET', p .. 'text:' .. stem) or ''})
+  else
+    table.insert(out, {rid})
+  end
+end
+return out
+",
+    )
+}
+
+/// Lua: whether the plan step `sk` should get more occurrences (active, fewer than
+/// `lookahead` unsent, its course not all materialised).
+const NEEDS_MORE: &str = r"
+local function needs_more(sk, lookahead)
+  local f = redis.call('HMGET', sk, 'status', 'unsent', 'next', 'count', 'missed')
+  if f[1] ~= 'active' or tonumber(f[2] or '0') >= lookahead then return false end
+  if f[4] == nil or f[4] == '' then return true end
+  return tonumber(f[3]) < tonumber(f[4]) + tonumber(f[5] or '0')
+end
+";
+
+/// Acknowledges sent reminders (`ARGV[3..]`): out of `due`, into `grace` until their grace
+/// period ends (unless checked in meanwhile). Returns the stems of the steps that need more
+/// occurrences (`ARGV[2]`: how many unsent to keep).
+pub fn acknowledge_sent() -> String {
+    with_common(&format!(
+        "{NEEDS_MORE}{}",
+        r"
+local lookahead = tonumber(ARGV[2])
+local seen, out = {}, {}
+for i = 3, #ARGV do
+  local rid = ARGV[i]
+  local stem, n = locate(rid)
+  local sk = p .. 'step:' .. stem
+  redis.call('ZREM', p .. 'due', rid)
+  local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+  if st == 's' then
+    redis.call('ZADD', p .. 'grace', (tonumber(due) + tonumber(grace)) * 1000, rid)
+  end
+  if not seen[stem] then
+    seen[stem] = true
+    if needs_more(sk, lookahead) then table.insert(out, stem) end
+  end
+end
+return out
+"
+    ))
+}
+
+/// Ends the grace period of claimed reminders (`ARGV[3..]`) not checked in: they become
+/// `m`issed and each adds one occurrence to its course. Returns per reminder
+/// `{id, patient, step id, due, needs more (0/1)}` to publish (also for one already marked
+/// by a claim that crashed before publishing), or `{id}` when checked in or cancelled.
+pub fn miss() -> String {
+    with_common(&format!(
+        "{NEEDS_MORE}{}",
+        r"
+local lookahead = tonumber(ARGV[2])
+local out = {}
+for i = 3, #ARGV do
+  local rid = ARGV[i]
+  local stem, n = locate(rid)
+  local sk = p .. 'step:' .. stem
+  local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+  if st == 'p' or st == 's' or st == 'm' then
+    if st ~= 'm' then
+      redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|m|')
+      redis.call('HINCRBY', sk, 'missed', 1)
+      if st == 'p' then
+        redis.call('HINCRBY', sk, 'unsent', -1)
+        redis.call('ZREM', p .. 'due', rid)
+      end
+    end
+    local ids = redis.call('HMGET', sk, 'patient', 'id')
+    table.insert(out, {rid, ids[1], ids[2], due, needs_more(sk, lookahead) and 1 or 0})
+  else
+    table.insert(out, {rid})
+  end
+end
+return out
+"
+    ))
+}
+
+/// Removes `ARGV[2..]` from the sorted set `KEYS[1]` (their events are published).
+pub const ACKNOWLEDGE: &str = r"
+local removed = 0
+for i = 2, #ARGV do
+  removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+end
+return removed
+";
+
+/// A patient checks in a reminder. KEYS[1] the step; `ARGV[2]` reminder id, `ARGV[3]` the
+/// caller, `ARGV[4]` now (s), `ARGV[5]` how many unsent to keep. Returns `{outcome, record,
+/// needs more}`: outcome `done` (now), `again` (checked in before), `not_found`,
+/// `forbidden`, `not_yet_due`, `already_missed`, `cancelled`.
+pub fn check_in() -> String {
+    with_common(&format!(
+        "{NEEDS_MORE}{}",
+        r"
+local rid, caller, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local stem, n = locate(rid)
+local rec = redis.call('HGET', KEYS[1], 'o' .. n)
+local due, grace, st = parse(rec)
+if not st then return {'not_found'} end
+if redis.call('HGET', KEYS[1], 'patient') ~= caller then return {'forbidden'} end
+if st == 'd' then return {'again', rec} end
+if st == 'c' then return {'cancelled', rec} end
+if st == 'm' then return {'already_missed', rec} end
+due, grace = tonumber(due), tonumber(grace)
+if now < due - grace then return {'not_yet_due', rec} end
+if now > due + grace then return {'already_missed', rec} end
+rec = due .. '|' .. grace .. '|d|' .. now
+redis.call('HSET', KEYS[1], 'o' .. n, rec)
+local done = redis.call('HINCRBY', KEYS[1], 'done', 1)
+if st == 'p' then
+  redis.call('HINCRBY', KEYS[1], 'unsent', -1)
+  redis.call('ZREM', p .. 'due', rid)
+end
+redis.call('ZREM', p .. 'grace', rid)
+redis.call('ZADD', p .. 'checkins', now * 1000, rid)
+local f = redis.call('HMGET', KEYS[1], 'status', 'count')
+if f[1] == 'active' and f[2] and f[2] ~= '' and done >= tonumber(f[2]) then
+  redis.call('HSET', KEYS[1], 'status', 'completed')
+end
+return {'done', rec, needs_more(KEYS[1], tonumber(ARGV[5])) and 1 or 0}
+"
+    ))
+}
+
+/// Materialises more occurrences. `ARGV[2]`: JSON list of `store::plan::TopUp`. For each
+/// step still `active` whose `next` is what the caller read: the occurrences from `from` to
+/// `next - 1` (pending ones a time-zone change moves) are removed, then the new ones added.
+/// A step changed meanwhile is left alone (its next change tops it up). Returns how many
+/// steps changed.
+pub fn top_up() -> String {
+    with_common(
+        r"
+local changed = 0
+for _, t in ipairs(cjson.decode(ARGV[2])) do
+  local sk = p .. 'step:' .. t.stem
+  local f = redis.call('HMGET', sk, 'status', 'next')
+  local ok = f[1] == 'active' and tonumber(f[2]) == t.expect_next
+  if ok then
+    for n = t.from, t.expect_next - 1 do
+      local _, _, st = parse(redis.call('HGET', sk, 'o' .. n))
+      if st ~= 'p' then ok = false end
+    end
+  end
+  if ok then
+    for n = t.from, t.expect_next - 1 do
+      redis.call('HDEL', sk, 'o' .. n)
+      redis.call('ZREM', p .. 'due', reminder_id(t.stem, n))
+    end
+    local added = 0
+    for _, o in ipairs(t.occurrences) do
+      redis.call('HSET', sk, 'o' .. o.n, o.record)
+      redis.call('ZADD', p .. 'due', o.score, reminder_id(t.stem, o.n))
+      added = added + 1
+    end
+    redis.call('HINCRBY', sk, 'unsent', added - (t.expect_next - t.from))
+    redis.call('HSET', sk, 'next', t.next, 'last_due', t.last_due)
+    changed = changed + 1
+  end
+end
+return changed
+",
+    )
+}
+
+/// A patient completes a checklist item. KEYS[1] the step; `ARGV[2]` the item id,
+/// `ARGV[3]` the caller, `ARGV[4]` now. Returns `{outcome}`: `done`, `again`, `not_found`,
+/// `forbidden`, `cancelled`.
+pub const COMPLETE_ITEM: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'id', 'kind', 'patient', 'status')
+if f[1] ~= ARGV[2] or f[2] ~= 'checklist' then return {'not_found'} end
+if f[3] ~= ARGV[3] then return {'forbidden'} end
+if f[4] == 'done' then return {'again'} end
+if f[4] == 'cancelled' then return {'cancelled'} end
+redis.call('HSET', KEYS[1], 'status', 'done', 'completed_at', ARGV[4])
+return {'done'}
+";

@@ -1,0 +1,559 @@
+//! Steps and reminders in Redis: replacing a patient's steps, the dispatcher's claims,
+//! check-ins, misses, and the reads behind the routes. Every change is one of the Lua
+//! scripts in [`super::scripts`]; key layout in [`super::keys`].
+
+use std::collections::HashMap;
+
+use redis::{AsyncCommands, Value};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::keys::Queue;
+use super::{Store, StoreError, EVENT_TTL_SECS};
+use crate::domain::{OccurrenceRecord, ReminderId, StepStem};
+
+/// A patient's new steps, as the replace script reads them (JSON).
+#[derive(Debug, Clone, Serialize)]
+pub struct Replacement {
+    pub patient: String,
+    pub note_id: String,
+    /// RFC 3339 UTC with microseconds: compares as a string.
+    pub note_created_at: String,
+    pub extractor: String,
+    pub fallback: String,
+    /// The zone the occurrences were computed in; the script refuses if the stored one
+    /// differs.
+    pub timezone: String,
+    pub now: String,
+    pub event_ttl: u64,
+    pub checklist: Vec<NewChecklistItem>,
+    pub plan: Vec<NewPlanStep>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewChecklistItem {
+    pub stem: String,
+    pub id: String,
+    /// `{"title": envelope, "source": envelope}`.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewPlanStep {
+    pub stem: String,
+    pub id: String,
+    pub text: String,
+    pub schedule: String,
+    pub duration: String,
+    pub start: String,
+    /// Empty when open-ended.
+    pub count: String,
+    pub next: u32,
+    pub last_due: String,
+    pub occurrences: Vec<NewOccurrence>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewOccurrence {
+    pub n: u32,
+    pub record: String,
+    /// The due instant in ms (the score in `due`).
+    pub score: i64,
+}
+
+/// More occurrences for one plan step (see `scripts::top_up`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TopUp {
+    pub stem: String,
+    /// The step's `next` as read: if it changed meanwhile, nothing happens.
+    pub expect_next: u32,
+    /// Pending occurrences from this index to `expect_next - 1` are removed first (a
+    /// time-zone change); `expect_next` when none are.
+    pub from: u32,
+    pub next: u32,
+    pub last_due: String,
+    pub occurrences: Vec<NewOccurrence>,
+}
+
+/// What replacing a patient's steps did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplaceOutcome {
+    /// The new steps took over; this many unsent reminders of older steps were cancelled.
+    Applied { cancelled: i64 },
+    /// This event was applied before.
+    Duplicate,
+    /// Steps of a newer note (or of this note) are stored; nothing changed.
+    Stale,
+    /// The patient's time zone changed since it was read: compute again in this one.
+    ZoneChanged(String),
+    /// A step id of the event is already in use.
+    StepIdReused,
+}
+
+/// A reminder the dispatcher claimed and the deliver script handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent to the feed (now or by an earlier claim): publish `reminder.due`.
+    Send {
+        reminder_id: String,
+        patient_id: String,
+        step_id: String,
+        due: i64,
+        /// `{"title": envelope, "source": envelope}`, empty if missing.
+        text: String,
+    },
+    /// Nothing to send (checked in early, cancelled, gone): acknowledge only.
+    Skip { reminder_id: String },
+}
+
+impl Delivery {
+    pub fn reminder_id(&self) -> &str {
+        match self {
+            Delivery::Send { reminder_id, .. } | Delivery::Skip { reminder_id } => reminder_id,
+        }
+    }
+}
+
+/// A claimed grace period that ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Miss {
+    /// Missed: publish `reminder.missed`.
+    Missed {
+        reminder_id: String,
+        patient_id: String,
+        step_id: String,
+        due: i64,
+        /// The step should get its extra occurrence.
+        needs_more: bool,
+    },
+    /// Checked in or cancelled meanwhile.
+    Skip { reminder_id: String },
+}
+
+/// How a check-in went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckInOutcome {
+    /// Checked in now; `needs_more`: the step should get another occurrence.
+    Done {
+        record: OccurrenceRecord,
+        needs_more: bool,
+    },
+    /// Checked in before: the same answer again.
+    Again(OccurrenceRecord),
+    NotFound,
+    Forbidden,
+    NotYetDue(OccurrenceRecord),
+    AlreadyMissed(OccurrenceRecord),
+    Cancelled(OccurrenceRecord),
+}
+
+/// How completing a checklist item went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompleteOutcome {
+    Done,
+    Again,
+    NotFound,
+    Forbidden,
+    Cancelled,
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| redis::from_redis_value::<String>(v.clone()).unwrap_or_default())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn rows(value: Value) -> Vec<Vec<String>> {
+    match value {
+        Value::Array(items) => items.iter().map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn malformed(what: &str) -> StoreError {
+    StoreError(redis::RedisError::from((
+        redis::ErrorKind::UnexpectedReturnType,
+        "unexpected script reply",
+        what.to_owned(),
+    )))
+}
+
+impl Store {
+    /// Replaces the patient's steps once per event (see `scripts::replace_steps`).
+    pub async fn replace_steps(
+        &self,
+        event_id: Uuid,
+        patient_id: Uuid,
+        replacement: &Replacement,
+    ) -> Result<ReplaceOutcome, StoreError> {
+        let payload = serde_json::to_string(replacement).map_err(|e| malformed(&e.to_string()))?;
+        let mut invocation = self.scripts.replace_steps.prepare_invoke();
+        invocation
+            .key(self.keys.event(event_id))
+            .key(self.keys.steps(patient_id))
+            .key(self.keys.user(patient_id))
+            .key(self.keys.history(patient_id))
+            .key(self.keys.queue(Queue::Due))
+            .arg(self.keys.prefix())
+            .arg(payload);
+        let mut connection = self.connection.clone();
+        let reply: Value = invocation.invoke_async(&mut connection).await?;
+        let reply = strings(&reply);
+        Ok(match reply.first().map(String::as_str) {
+            Some("1") => ReplaceOutcome::Applied {
+                cancelled: reply.get(1).and_then(|c| c.parse().ok()).unwrap_or(0),
+            },
+            Some("0") => ReplaceOutcome::Duplicate,
+            Some("2") => ReplaceOutcome::Stale,
+            Some("3") => ReplaceOutcome::ZoneChanged(reply.get(1).cloned().unwrap_or_default()),
+            Some("5") => ReplaceOutcome::StepIdReused,
+            _ => return Err(malformed("replace_steps")),
+        })
+    }
+
+    /// Claims up to `batch` members of `queue` due at `now_ms`, leasing them for `lease_ms`.
+    pub async fn claim(
+        &self,
+        queue: Queue,
+        now_ms: i64,
+        lease_ms: i64,
+        batch: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.connection.clone();
+        let claimed: Vec<String> = self
+            .scripts
+            .claim
+            .key(self.keys.queue(queue))
+            .arg(self.keys.prefix())
+            .arg(now_ms)
+            .arg(lease_ms)
+            .arg(batch)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(claimed)
+    }
+
+    /// Sends claimed reminders to their patients' feeds (once each).
+    pub async fn deliver(
+        &self,
+        reminder_ids: &[String],
+        feed_max_len: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut connection = self.connection.clone();
+        let reply: Value = self
+            .scripts
+            .deliver
+            .arg(self.keys.prefix())
+            .arg(feed_max_len)
+            .arg(reminder_ids)
+            .invoke_async(&mut connection)
+            .await?;
+        rows(reply)
+            .into_iter()
+            .map(|row| match row.as_slice() {
+                [id] => Ok(Delivery::Skip {
+                    reminder_id: id.clone(),
+                }),
+                [id, patient, step, due, _grace, text] => Ok(Delivery::Send {
+                    reminder_id: id.clone(),
+                    patient_id: patient.clone(),
+                    step_id: step.clone(),
+                    due: due.parse().map_err(|_| malformed("deliver due"))?,
+                    text: text.clone(),
+                }),
+                _ => Err(malformed("deliver")),
+            })
+            .collect()
+    }
+
+    /// Acknowledges published reminders; returns the stems of steps that need more
+    /// occurrences.
+    pub async fn acknowledge_sent(
+        &self,
+        reminder_ids: &[String],
+        lookahead: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        if reminder_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection.clone();
+        let stems: Vec<String> = self
+            .scripts
+            .acknowledge_sent
+            .arg(self.keys.prefix())
+            .arg(lookahead)
+            .arg(reminder_ids)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(stems)
+    }
+
+    /// Marks claimed reminders whose grace period ended as missed.
+    pub async fn miss(
+        &self,
+        reminder_ids: &[String],
+        lookahead: u32,
+    ) -> Result<Vec<Miss>, StoreError> {
+        let mut connection = self.connection.clone();
+        let reply: Value = self
+            .scripts
+            .miss
+            .arg(self.keys.prefix())
+            .arg(lookahead)
+            .arg(reminder_ids)
+            .invoke_async(&mut connection)
+            .await?;
+        rows(reply)
+            .into_iter()
+            .map(|row| match row.as_slice() {
+                [id] => Ok(Miss::Skip {
+                    reminder_id: id.clone(),
+                }),
+                [id, patient, step, due, more] => Ok(Miss::Missed {
+                    reminder_id: id.clone(),
+                    patient_id: patient.clone(),
+                    step_id: step.clone(),
+                    due: due.parse().map_err(|_| malformed("miss due"))?,
+                    needs_more: more == "1",
+                }),
+                _ => Err(malformed("miss")),
+            })
+            .collect()
+    }
+
+    /// Removes handled members from `queue`.
+    pub async fn acknowledge(&self, queue: Queue, members: &[String]) -> Result<(), StoreError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let mut connection = self.connection.clone();
+        let _: i64 = self
+            .scripts
+            .acknowledge
+            .key(self.keys.queue(queue))
+            .arg(self.keys.prefix())
+            .arg(members)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    /// The earliest score (ms) in any of the dispatcher's queues.
+    pub async fn earliest(&self) -> Result<Option<i64>, StoreError> {
+        let mut pipe = redis::pipe();
+        for queue in Queue::ALL {
+            pipe.cmd("ZRANGE")
+                .arg(self.keys.queue(queue))
+                .arg(0)
+                .arg(0)
+                .arg("WITHSCORES");
+        }
+        let mut connection = self.connection.clone();
+        let heads: Vec<Vec<(String, f64)>> = pipe.query_async(&mut connection).await?;
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(heads
+            .into_iter()
+            .filter_map(|head| head.first().map(|(_, score)| *score as i64))
+            .min())
+    }
+
+    /// A patient checks in reminder `id` at `now` (seconds).
+    pub async fn check_in(
+        &self,
+        id: ReminderId,
+        caller: Uuid,
+        now: i64,
+        lookahead: u32,
+    ) -> Result<CheckInOutcome, StoreError> {
+        let mut connection = self.connection.clone();
+        let reply: Vec<String> = self
+            .scripts
+            .check_in
+            .key(self.keys.step(id.stem))
+            .arg(self.keys.prefix())
+            .arg(id.to_string())
+            .arg(caller.to_string())
+            .arg(now)
+            .arg(lookahead)
+            .invoke_async(&mut connection)
+            .await?;
+        let record = || -> Result<OccurrenceRecord, StoreError> {
+            reply
+                .get(1)
+                .and_then(|r| r.parse().ok())
+                .ok_or_else(|| malformed("check_in record"))
+        };
+        Ok(match reply.first().map(String::as_str) {
+            Some("done") => CheckInOutcome::Done {
+                record: record()?,
+                needs_more: reply.get(2).is_some_and(|m| m == "1"),
+            },
+            Some("again") => CheckInOutcome::Again(record()?),
+            Some("not_found") => CheckInOutcome::NotFound,
+            Some("forbidden") => CheckInOutcome::Forbidden,
+            Some("not_yet_due") => CheckInOutcome::NotYetDue(record()?),
+            Some("already_missed") => CheckInOutcome::AlreadyMissed(record()?),
+            Some("cancelled") => CheckInOutcome::Cancelled(record()?),
+            _ => return Err(malformed("check_in")),
+        })
+    }
+
+    /// A patient completes checklist item `item_id`.
+    pub async fn complete_item(
+        &self,
+        item_id: Uuid,
+        caller: Uuid,
+        now: i64,
+    ) -> Result<CompleteOutcome, StoreError> {
+        let mut connection = self.connection.clone();
+        let reply: Vec<String> = self
+            .scripts
+            .complete_item
+            .key(self.keys.step(StepStem::of(item_id)))
+            .arg(self.keys.prefix())
+            .arg(item_id.to_string())
+            .arg(caller.to_string())
+            .arg(now)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(match reply.first().map(String::as_str) {
+            Some("done") => CompleteOutcome::Done,
+            Some("again") => CompleteOutcome::Again,
+            Some("not_found") => CompleteOutcome::NotFound,
+            Some("forbidden") => CompleteOutcome::Forbidden,
+            Some("cancelled") => CompleteOutcome::Cancelled,
+            _ => return Err(malformed("complete_item")),
+        })
+    }
+
+    /// Adds occurrences; returns how many steps changed.
+    pub async fn top_up(&self, top_ups: &[TopUp]) -> Result<i64, StoreError> {
+        if top_ups.is_empty() {
+            return Ok(0);
+        }
+        let payload = serde_json::to_string(top_ups).map_err(|e| malformed(&e.to_string()))?;
+        let mut connection = self.connection.clone();
+        Ok(self
+            .scripts
+            .top_up
+            .arg(self.keys.prefix())
+            .arg(payload)
+            .invoke_async(&mut connection)
+            .await?)
+    }
+
+    /// The patient's current steps (`steps:<id>`), empty when none arrived yet.
+    pub async fn current_steps(
+        &self,
+        patient_id: Uuid,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut connection = self.connection.clone();
+        Ok(connection.hgetall(self.keys.steps(patient_id)).await?)
+    }
+
+    /// The stems of every step the patient ever had, oldest first.
+    pub async fn history(&self, patient_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.connection.clone();
+        Ok(connection
+            .lrange(self.keys.history(patient_id), 0, -1)
+            .await?)
+    }
+
+    /// Every field of each step (empty maps for missing ones), in one round trip.
+    pub async fn steps(
+        &self,
+        stems: &[String],
+    ) -> Result<Vec<HashMap<String, String>>, StoreError> {
+        if stems.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for stem in stems {
+            pipe.cmd("HGETALL")
+                .arg(format!("{}step:{stem}", self.keys.prefix()));
+        }
+        let mut connection = self.connection.clone();
+        Ok(pipe.query_async(&mut connection).await?)
+    }
+
+    /// The named fields of each step, in one round trip.
+    pub async fn step_fields(
+        &self,
+        stems: &[String],
+        fields: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        if stems.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for stem in stems {
+            pipe.cmd("HMGET")
+                .arg(format!("{}step:{stem}", self.keys.prefix()))
+                .arg(fields);
+        }
+        let mut connection = self.connection.clone();
+        Ok(pipe.query_async(&mut connection).await?)
+    }
+
+    /// The sealed title and source of each step, in one round trip.
+    pub async fn texts(&self, stems: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        if stems.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = stems
+            .iter()
+            .map(|stem| format!("{}text:{stem}", self.keys.prefix()))
+            .collect();
+        let mut connection = self.connection.clone();
+        let texts: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await?;
+        Ok(texts)
+    }
+
+    /// One occurrence record and its step's patient and id.
+    pub async fn reminder(
+        &self,
+        id: ReminderId,
+    ) -> Result<Option<(OccurrenceRecord, String, String)>, StoreError> {
+        let mut connection = self.connection.clone();
+        let fields: (Option<String>, Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.keys.step(id.stem))
+            .arg(format!("o{}", id.n))
+            .arg("patient")
+            .arg("id")
+            .query_async(&mut connection)
+            .await?;
+        Ok(match fields {
+            (Some(record), Some(patient), Some(step)) => {
+                record.parse().ok().map(|record| (record, patient, step))
+            }
+            _ => None,
+        })
+    }
+
+    /// A dedicated connection, for commands that block (`XREAD BLOCK` of the live feed)
+    /// and must not hold up the shared one.
+    pub async fn dedicated_connection(
+        &self,
+    ) -> Result<redis::aio::MultiplexedConnection, StoreError> {
+        Ok(self
+            .client
+            .get_multiplexed_async_connection_with_config(
+                &redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+                    .set_response_timeout(None),
+            )
+            .await?)
+    }
+
+    /// The event-id TTL used by the scripts, for callers building a [`Replacement`].
+    pub fn event_ttl(&self) -> u64 {
+        EVENT_TTL_SECS
+    }
+}
