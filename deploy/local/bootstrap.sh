@@ -2,8 +2,9 @@
 # Makes PostgreSQL, Redis and RabbitMQ answer on 127.0.0.1, as the services and the
 # tests expect them (see lib.sh), on a Debian machine without systemd:
 #   - installs Debian's packages for what is missing (as root; `apt-get update` once);
-#   - reuses a server that already answers, as it is; starts one that does not, and
-#     records it in .local/started-by-up so that `make down` stops only those;
+#   - reuses a server that already answers, as it is (with a warning when a reused
+#     Redis has no append-only file); starts one that does not, and records it in
+#     .local/started-by-up so that `make down` stops only those;
 #   - sets the postgres role's password to "postgres" when password login fails,
 #     creates each service's database, enables RabbitMQ's management console (:15672).
 # Idempotent; quiet unless it installs or starts something; every wait has a deadline.
@@ -40,6 +41,10 @@ redis_answers() {
   else
     tcp_open "$REDIS_PORT"
   fi
+}
+# redis_ask ARGS...: the local Redis's answer to one command; empty when it has none.
+redis_ask() {
+  timeout 3 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@" 2>/dev/null || true
 }
 rabbitmq_answers() { tcp_open "$AMQP_PORT"; }
 management_answers() { tcp_open "$AMQP_MANAGEMENT_PORT"; }
@@ -189,6 +194,22 @@ if ! $redis_was_up; then
   if ! wait_until "$REDIS_START_TIMEOUT" redis_answers; then
     tail_log "$LOG_DIR/redis.log"
     die "Redis did not answer on 127.0.0.1:$REDIS_PORT within ${REDIS_START_TIMEOUT}s"
+  fi
+else
+  # A Redis that was already running is used as it is, its configuration untouched;
+  # without its append-only file the reminders live only in its memory.
+  appendonly=$(redis_ask CONFIG GET appendonly | sed -n 2p)
+  if [[ $appendonly == no ]]; then
+    config_file=$(redis_ask INFO server | tr -d '\r' | sed -n 's/^config_file://p')
+    warn "the Redis on 127.0.0.1:$REDIS_PORT runs without its append-only file (appendonly no):
+  reminders, check-ins and the notification feed would not survive a Redis restart.
+  To turn AOF on now (this script leaves a running Redis as it is):
+    redis-cli -p $REDIS_PORT CONFIG SET appendonly yes
+    redis-cli -p $REDIS_PORT CONFIG SET appendfsync everysec
+  and to keep it after Redis restarts, set 'appendonly yes' and 'appendfsync everysec'
+  in ${config_file:-its config file (Debian: /etc/redis/redis.conf; this one was started without one)}${config_file:+ (or run: redis-cli -p $REDIS_PORT CONFIG REWRITE)}."
+  elif [[ -z $appendonly ]]; then
+    warn "could not ask the Redis on 127.0.0.1:$REDIS_PORT whether its append-only file is on (CONFIG GET appendonly): reminders survive a Redis restart only with appendonly yes"
   fi
 fi
 
