@@ -196,6 +196,8 @@ impl Application {
                 .default_service(web::to(route_not_found))
         })
         .disable_signals()
+        // A client that goes away closes its live feed at once, not at the next heartbeat.
+        .h1_allow_half_closed(false)
         .shutdown_timeout(settings.http.shutdown_timeout_secs);
         if settings.http.workers > 0 {
             server = server.workers(settings.http.workers);

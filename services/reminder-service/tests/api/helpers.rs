@@ -2,13 +2,23 @@
 
 use std::time::Duration;
 
-use hospital_events::{
-    BrokerConfig, Envelope, Event, EventConsumer, Message, Publisher, QueueSpec,
+use base64::Engine as _;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use hospital_crypto::{Keyring, SealedEnvelope};
+use hospital_events::contracts::{
+    step_source_binding, step_title_binding, ChecklistStep, Extractor, PlanStep,
 };
+use hospital_events::{
+    AssignmentChanged, BrokerConfig, Envelope, Event, EventConsumer, Message, Publisher, QueueSpec,
+    StepsExtracted, UserRegistered,
+};
+use hospital_platform::token::{AccessClaims, Role, ALGORITHM, ISSUER};
+use hospital_reminder_service::clock::{Clock, ManualClock};
 use hospital_reminder_service::startup::consumer_configs;
 use hospital_reminder_service::store::{Store, UserRecord};
 use hospital_reminder_service::{Application, Settings};
 use hospital_test_support::{amqp_url, eventually, unique_name};
+use jsonwebtoken::{EncodingKey, Header};
 use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
@@ -52,22 +62,184 @@ pub struct TestApp {
     pub http: reqwest::Client,
     shutdown: CancellationToken,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    pub key: TestKey,
+    pub keyring: Keyring,
+    pub clock: Clock,
+    pub published: PublishedQueue,
+}
+
+/// A queue bound to the test's exchange for every routing key (`#`): all the service
+/// publishes (and what the test publishes) lands there.
+pub struct PublishedQueue {
+    pub name: String,
+}
+
+impl PublishedQueue {
+    async fn bind(settings: &Settings) -> Self {
+        let name = format!("{}.observer", settings.events.queue_prefix);
+        let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        channel
+            .exchange_declare(
+                settings.events.exchange.as_str().into(),
+                lapin::ExchangeKind::Topic,
+                lapin::options::ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        channel
+            .queue_declare(
+                name.as_str().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        channel
+            .queue_bind(
+                name.as_str().into(),
+                settings.events.exchange.as_str().into(),
+                "#".into(),
+                lapin::options::QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let _ = connection.close(200, "done".into()).await;
+        Self { name }
+    }
+
+    /// Takes every message waiting in the queue: (routing key, body).
+    pub async fn drain(&self) -> Vec<(String, Vec<u8>)> {
+        let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        let mut messages = Vec::new();
+        while let Some(message) = channel
+            .basic_get(
+                self.name.as_str().into(),
+                lapin::options::BasicGetOptions { no_ack: true },
+            )
+            .await
+            .unwrap()
+        {
+            messages.push((
+                message.delivery.routing_key.to_string(),
+                message.delivery.data.clone(),
+            ));
+        }
+        let _ = connection.close(200, "done".into()).await;
+        messages
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_settings()).await
 }
 
+/// An Ed25519 signing key and the JWKS that publishes its public half.
+pub struct TestKey {
+    encoding: EncodingKey,
+    pub jwks: serde_json::Value,
+}
+
+impl TestKey {
+    pub fn generate() -> Self {
+        let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let der = signing.to_pkcs8_der().unwrap();
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(signing.verifying_key().as_bytes());
+        Self {
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            jwks: serde_json::json!({"keys": [
+                {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": KID, "alg": "EdDSA", "use": "sig"}
+            ]}),
+        }
+    }
+
+    /// An access token for `user` with `role`, valid for 15 minutes of real time.
+    pub fn token(&self, user: Uuid, role: Role) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = AccessClaims {
+            iss: ISSUER.into(),
+            sub: user,
+            role,
+            iat: now,
+            exp: now + 900,
+            jti: Uuid::now_v7(),
+        };
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some(KID.into());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).unwrap()
+    }
+}
+
+const KID: &str = "test-key";
+
+/// Serves `jwks` at `/.well-known/jwks.json` on a free port; returns its URL.
+fn serve_jwks(jwks: serde_json::Value) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = actix_web::HttpServer::new(move || {
+        let jwks = jwks.clone();
+        actix_web::App::new().route(
+            "/.well-known/jwks.json",
+            actix_web::web::get().to(move || {
+                let jwks = jwks.clone();
+                async move { actix_web::HttpResponse::Ok().json(jwks) }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}/.well-known/jwks.json")
+}
+
+/// The test's start time for a manual clock: Monday 1 June 2026, 07:00 UTC.
+pub fn start_time() -> jiff::Timestamp {
+    "2026-06-01T07:00:00Z".parse().unwrap()
+}
+
+/// The service with a manual clock at [`start_time`].
+pub async fn spawn_app_with_clock() -> TestApp {
+    let clock = ManualClock::new(start_time());
+    spawn_app_full(test_settings(), Clock::Manual(clock)).await
+}
+
 /// Declares the test's queues (so nothing published before the consumers connect is
 /// lost), builds the service and runs it in the background.
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    spawn_app_full(settings, Clock::System).await
+}
+
+pub async fn spawn_app_full(mut settings: Settings, clock: Clock) -> TestApp {
+    let key = TestKey::generate();
+    settings.auth.jwks_url = serve_jwks(key.jwks.clone());
     for config in consumer_configs(&settings) {
         EventConsumer::new(config, |_: Message| async { Ok(()) })
             .declare_topology()
             .await
             .unwrap();
     }
-    let app = Application::build(settings.clone()).await.unwrap();
+    // Everything the service publishes, for tests to read (and scan).
+    let published = PublishedQueue::bind(&settings).await;
+    let app = Application::build_with_clock(settings.clone(), clock.clone())
+        .await
+        .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store();
     let shutdown = app.shutdown_token();
@@ -77,6 +249,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
             .with_exchange(settings.events.exchange.clone())
             .with_connection_name("reminder-service-test"),
     );
+    let keyring = Keyring::from_spec(&settings.crypto.keys).unwrap();
     TestApp {
         address,
         settings,
@@ -85,10 +258,207 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         http: reqwest::Client::new(),
         shutdown,
         task: Some(task),
+        key,
+        keyring,
+        clock,
+        published,
     }
 }
 
 impl TestApp {
+    /// The manual clock (tests built with [`spawn_app_with_clock`]).
+    pub fn manual_clock(&self) -> &ManualClock {
+        match &self.clock {
+            Clock::Manual(clock) => clock,
+            Clock::System => panic!("this test runs on the system clock"),
+        }
+    }
+
+    /// Moves the manual clock to `at`.
+    pub fn set_time(&self, at: &str) {
+        self.manual_clock().set(at.parse().unwrap());
+    }
+
+    pub fn token(&self, user: Uuid, role: Role) -> String {
+        self.key.token(user, role)
+    }
+
+    /// `GET path` as `user`.
+    pub async fn get_as(&self, path: &str, user: Uuid, role: Role) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(self.token(user, role))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` as `user`, no body.
+    pub async fn post_as(&self, path: &str, user: Uuid, role: Role) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(self.token(user, role))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path` as `user`: status and JSON body.
+    pub async fn json_as(&self, path: &str, user: Uuid, role: Role) -> (u16, serde_json::Value) {
+        let response = self.get_as(path, user, role).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// A patient registered here (through the event), in `timezone`.
+    pub async fn patient(&self, timezone: &str) -> Uuid {
+        let id = Uuid::now_v7();
+        let envelope = Envelope::new(UserRegistered {
+            user_id: id,
+            role: Role::Patient,
+            timezone: timezone.into(),
+        });
+        self.publish(&envelope).await;
+        self.wait_for_event(envelope.id).await;
+        id
+    }
+
+    /// A doctor registered here, assigned to `patient`.
+    pub async fn doctor_of(&self, patient: Uuid) -> Uuid {
+        let doctor = Uuid::now_v7();
+        let registered = Envelope::new(UserRegistered {
+            user_id: doctor,
+            role: Role::Doctor,
+            timezone: "UTC".into(),
+        });
+        self.publish(&registered).await;
+        self.wait_for_event(registered.id).await;
+        self.assign(patient, Some(doctor)).await;
+        doctor
+    }
+
+    pub async fn assign(&self, patient: Uuid, doctor: Option<Uuid>) {
+        let envelope = Envelope::new(AssignmentChanged {
+            patient_id: patient,
+            doctor_id: doctor,
+            previous_doctor_id: None,
+            changed_at: chrono::Utc::now(),
+        });
+        self.publish(&envelope).await;
+        self.wait_for_event(envelope.id).await;
+    }
+
+    /// Seals `text` as the title (or source) of `step_id` for `patient`.
+    pub fn seal_title(&self, step_id: Uuid, patient: Uuid, text: &str) -> SealedEnvelope {
+        self.keyring
+            .seal_str(text, &step_title_binding(step_id, patient))
+            .unwrap()
+    }
+
+    pub fn seal_source(&self, step_id: Uuid, patient: Uuid, text: &str) -> SealedEnvelope {
+        self.keyring
+            .seal_str(text, &step_source_binding(step_id, patient))
+            .unwrap()
+    }
+
+    /// A `steps.extracted` event for `patient`: checklist titles, and plan steps as
+    /// (title, schedule JSON, duration JSON).
+    pub fn steps_event(
+        &self,
+        patient: Uuid,
+        note_created_at: &str,
+        checklist: &[&str],
+        plan: &[(&str, serde_json::Value, serde_json::Value)],
+    ) -> Envelope<StepsExtracted> {
+        let checklist = checklist
+            .iter()
+            .map(|title| {
+                let step_id = Uuid::now_v7();
+                ChecklistStep {
+                    step_id,
+                    title: self.seal_title(step_id, patient, title),
+                    source: self.seal_source(step_id, patient, &format!("Please {title}.")),
+                }
+            })
+            .collect();
+        let plan = plan
+            .iter()
+            .map(|(title, schedule, duration)| {
+                let step_id = Uuid::now_v7();
+                PlanStep {
+                    step_id,
+                    title: self.seal_title(step_id, patient, title),
+                    source: self.seal_source(step_id, patient, &format!("{title}, as told.")),
+                    schedule: serde_json::from_value(schedule.clone()).unwrap(),
+                    duration: serde_json::from_value(duration.clone()).unwrap(),
+                }
+            })
+            .collect();
+        Envelope::new(StepsExtracted {
+            note_id: Uuid::now_v7(),
+            patient_id: patient,
+            note_created_at: note_created_at.parse().unwrap(),
+            extractor: Extractor::Offline,
+            fallback: false,
+            checklist,
+            plan,
+        })
+    }
+
+    /// Publishes `envelope` and waits until the service has recorded its id.
+    pub async fn deliver<E: Event>(&self, envelope: &Envelope<E>) {
+        self.publish(envelope).await;
+        self.wait_for_event(envelope.id).await;
+    }
+
+    /// The patient's feed entries: (entry id, reminder id).
+    pub async fn feed(&self, patient: Uuid) -> Vec<(String, String)> {
+        let mut connection = redis().await;
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(self.store.keys().feed(patient))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        entries
+            .into_iter()
+            .map(|(id, fields)| {
+                let reminder = fields
+                    .into_iter()
+                    .find(|(k, _)| k == "reminder_id")
+                    .map(|(_, v)| v)
+                    .unwrap_or_default();
+                (id, reminder)
+            })
+            .collect()
+    }
+
+    /// The patient's reminders with `status` (all when `None`), as the patient sees them.
+    pub async fn reminders(&self, patient: Uuid, status: Option<&str>) -> Vec<serde_json::Value> {
+        let path = match status {
+            Some(s) => format!("/patients/{patient}/reminders?status={s}"),
+            None => format!("/patients/{patient}/reminders"),
+        };
+        let (code, body) = self.json_as(&path, patient, Role::Patient).await;
+        assert_eq!(code, 200, "{body}");
+        body["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the patient has `count` reminders with `status`.
+    pub async fn wait_for_reminders(
+        &self,
+        patient: Uuid,
+        status: &str,
+        count: usize,
+    ) -> Vec<serde_json::Value> {
+        eventually(WITHIN, &format!("{count} reminders {status}"), || async {
+            let items = self.reminders(patient, Some(status)).await;
+            (items.len() == count).then_some(items)
+        })
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.address))
@@ -187,6 +557,13 @@ impl TestApp {
             .await
             .unwrap();
         let channel = connection.create_channel().await.unwrap();
+        channel
+            .queue_delete(
+                self.published.name.as_str().into(),
+                lapin::options::QueueDeleteOptions::default(),
+            )
+            .await
+            .unwrap();
         channel
             .exchange_delete(
                 self.settings.events.exchange.as_str().into(),

@@ -7,4 +7,5 @@
 mod events;
 mod helpers;
 mod operations;
+mod reminders;
 mod store;
