@@ -216,8 +216,13 @@ pub fn start_time() -> jiff::Timestamp {
 
 /// The service with a manual clock at [`start_time`].
 pub async fn spawn_app_with_clock() -> TestApp {
+    spawn_app_with_clock_and(test_settings()).await
+}
+
+/// [`spawn_app_with_clock`] with these settings.
+pub async fn spawn_app_with_clock_and(settings: Settings) -> TestApp {
     let clock = ManualClock::new(start_time());
-    spawn_app_full(test_settings(), Clock::Manual(clock)).await
+    spawn_app_full(settings, Clock::Manual(clock)).await
 }
 
 /// Declares the test's queues (so nothing published before the consumers connect is
@@ -582,6 +587,57 @@ async fn redis() -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap()
+}
+
+/// Every key under `prefix` with its whole value as text (strings, hashes, lists, sorted
+/// sets, streams), for scans of what Redis holds.
+pub async fn dump_under(prefix: &str) -> Vec<(String, String)> {
+    let mut connection = redis().await;
+    let mut dump = Vec::new();
+    for key in keys_under(prefix).await {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        let value = match kind.as_str() {
+            "string" => connection.get::<_, String>(&key).await.unwrap(),
+            "hash" => format!(
+                "{:?}",
+                connection
+                    .hgetall::<_, Vec<(String, String)>>(&key)
+                    .await
+                    .unwrap()
+            ),
+            "list" => format!(
+                "{:?}",
+                connection
+                    .lrange::<_, Vec<String>>(&key, 0, -1)
+                    .await
+                    .unwrap()
+            ),
+            "zset" => format!(
+                "{:?}",
+                connection
+                    .zrange_withscores::<_, Vec<(String, f64)>>(&key, 0, -1)
+                    .await
+                    .unwrap()
+            ),
+            "stream" => {
+                let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                    .arg(&key)
+                    .arg("-")
+                    .arg("+")
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap();
+                format!("{entries:?}")
+            }
+            other => panic!("unexpected key type {other} for {key}"),
+        };
+        dump.push((key, value));
+    }
+    dump
 }
 
 /// Every key starting with `prefix` (SCAN, not KEYS).

@@ -8,4 +8,6 @@ mod events;
 mod helpers;
 mod operations;
 mod reminders;
+mod steps_events;
 mod store;
+mod stream;
