@@ -10,8 +10,10 @@
 //! once: a member is claimed by one at a time.
 //!
 //! No polling: with nothing due a dispatcher sleeps until the earliest score in the three
-//! sets, and wakes early when this process schedules something sooner (or after
-//! `max_idle`, a safety net for work added by other replicas).
+//! sets, and wakes early when something is scheduled: at once in this process, and through
+//! a Redis channel (`<prefix>wake`) in the other replicas. `max_idle` bounds a sleep in case a
+//! wake-up message is lost (Redis pub/sub does not keep messages for a subscriber that is
+//! reconnecting).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,13 +40,71 @@ pub struct DispatchSettings {
     pub max_idle: Duration,
 }
 
-/// Wakes the dispatchers of this process when something falls due sooner than they think.
-#[derive(Debug, Default, Clone)]
-pub struct Wake(Arc<Notify>);
+/// Wakes the dispatchers when something falls due sooner than they think: this process's at
+/// once, other replicas' through the store's wake-up channel.
+#[derive(Debug, Clone)]
+pub struct Wake {
+    local: Arc<Notify>,
+    store: Option<Store>,
+}
+
+impl Default for Wake {
+    /// Wakes this process's dispatchers only.
+    fn default() -> Self {
+        Self {
+            local: Arc::new(Notify::new()),
+            store: None,
+        }
+    }
+}
 
 impl Wake {
+    /// Wakes this process's dispatchers and, through `store`, the other replicas'.
+    pub fn shared(store: Store) -> Self {
+        Self {
+            local: Arc::new(Notify::new()),
+            store: Some(store),
+        }
+    }
+
     pub fn now(&self) {
-        self.0.notify_waiters();
+        self.local.notify_waiters();
+        if let Some(store) = self.store.clone() {
+            tokio::spawn(async move {
+                if let Err(err) = store.announce_wake().await {
+                    tracing::warn!(error = %err, "could not wake the other replicas' dispatchers");
+                }
+            });
+        }
+    }
+
+    /// Wakes this process's dispatchers when another replica schedules something, until
+    /// `cancel` fires (reconnecting after a failure).
+    pub async fn listen(self, cancel: CancellationToken) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let mut failures: u32 = 0;
+        while !cancel.is_cancelled() {
+            let local = Arc::clone(&self.local);
+            let listening = store.on_wake(move || local.notify_waiters());
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                result = listening => {
+                    if let Err(err) = result {
+                        tracing::warn!(error = %err, "lost the dispatchers' wake-up channel; reconnecting");
+                    }
+                }
+            }
+            // Whatever was announced meanwhile is seen by looking once more.
+            self.local.notify_waiters();
+            failures = failures.saturating_add(1);
+            let backoff = Duration::from_millis(200 * u64::from(failures.min(25)));
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(backoff) => {}
+            }
+        }
     }
 }
 
@@ -298,7 +358,7 @@ impl Dispatcher {
         let mut failures: u32 = 0;
         while !cancel.is_cancelled() {
             // Registered before looking, so a wake-up between the look and the sleep counts.
-            let woken = self.wake.0.notified();
+            let woken = self.wake.local.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
             match self.tick().await {

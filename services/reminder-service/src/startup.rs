@@ -159,7 +159,7 @@ impl Application {
                 lookahead: reminders.lookahead,
             },
         );
-        let wake = Wake::default();
+        let wake = Wake::shared(store.clone());
         let readiness = web::Data::new(
             Readiness::default()
                 .with_check("redis", {
@@ -256,12 +256,13 @@ impl Application {
                 feed_max_len: reminders.feed_max_len,
                 max_idle: Duration::from_secs(reminders.max_idle_secs),
             },
-            wake,
+            wake.clone(),
             dispatch_metrics,
         );
-        let dispatchers = (0..reminders.dispatchers)
+        let mut dispatchers: Vec<JoinHandle<()>> = (0..reminders.dispatchers)
             .map(|_| tokio::spawn(dispatcher.clone().run(shutdown.clone())))
             .collect();
+        dispatchers.push(tokio::spawn(wake.clone().listen(shutdown.clone())));
 
         Ok(Self {
             port,

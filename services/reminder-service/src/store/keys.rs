@@ -12,6 +12,7 @@
 //! | `<prefix>due` | sorted set | reminders to send: member the reminder id, score its due instant in ms; while a dispatcher holds it, the end of its lease |
 //! | `<prefix>grace` | sorted set | sent reminders waiting for a check-in: score the end of the grace period (ms), then of a lease |
 //! | `<prefix>checkins` | sorted set | check-ins whose `checkin.recorded` is not published yet: score when (ms), then a lease |
+//! | `<prefix>wake` | pub/sub channel | a message tells every replica's dispatchers that something was scheduled |
 //! | `<prefix>feed:<patient id>` | stream | the patient's notifications, one entry per reminder sent: `reminder_id`, `step_id`, `due_at` (seconds); capped near the newest 1,000 |
 //!
 //! Instants in clear, titles and sources sealed: the dispatcher needs no key, and a dump of
@@ -95,6 +96,12 @@ impl Keys {
     /// One of the three sorted sets the dispatcher works through.
     pub fn queue(&self, queue: Queue) -> String {
         format!("{}{}", self.prefix, queue.name())
+    }
+
+    /// `<prefix>wake`: the pub/sub channel on which a replica tells the others' dispatchers
+    /// to look again.
+    pub fn wake_channel(&self) -> String {
+        format!("{}wake", self.prefix)
     }
 
     /// `<prefix>event:<id>`

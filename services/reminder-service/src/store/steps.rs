@@ -552,6 +552,29 @@ impl Store {
             .await?)
     }
 
+    /// Tells every replica's dispatchers to look again (`PUBLISH <prefix>wake`).
+    pub async fn announce_wake(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        let _: i64 = connection.publish(self.keys.wake_channel(), "").await?;
+        Ok(())
+    }
+
+    /// Calls `wake` for every announcement on the wake-up channel; returns when the
+    /// subscription ends (an error: the caller reconnects).
+    pub async fn on_wake(&self, wake: impl Fn()) -> Result<(), StoreError> {
+        use futures_util::StreamExt as _;
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(self.keys.wake_channel()).await?;
+        let mut messages = pubsub.on_message();
+        while messages.next().await.is_some() {
+            wake();
+        }
+        Err(StoreError(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "the wake-up subscription ended",
+        ))))
+    }
+
     /// The event-id TTL used by the scripts, for callers building a [`Replacement`].
     pub fn event_ttl(&self) -> u64 {
         EVENT_TTL_SECS
