@@ -11,6 +11,9 @@
 #     jwt-signer signs access tokens: `<name> keygen` makes the development key if
 #                absent, <PREFIX>__JWT__PRIVATE_KEY_FILE; the JWKS URL points here
 #     jwks       verifies access tokens: <PREFIX>__AUTH__JWKS_URL
+#     redis      <PREFIX>__REDIS__URL
+#     crypto     opens or seals clinical content: <PREFIX>__CRYPTO__KEYS, the development
+#                content key (up.sh makes it if absent)
 #     routed=KEY the gateway forwards to it: GATEWAY__UPSTREAMS__<KEY>
 #     VAR=VALUE  any other default; "{root}" stands for the repository's folder
 # Every variable is a default: one already set in the caller's environment wins.
@@ -18,7 +21,7 @@ SERVICES=(
   "auth-service      8081  AUTH      db=hospital_auth events jwt-signer routed=AUTH AUTH__SECURITY__TRUST_FORWARDED_FOR=true"
   "gateway           8080  GATEWAY   jwks"
   # "notes-service     8082  NOTES     db=hospital_notes events jwks routed=NOTES"
-  # "reminder-service  8083  REMINDER  events jwks routed=REMINDER"
+  "reminder-service  8083  REMINDER  events jwks redis crypto routed=REMINDERS"
   # "llm-worker        8084  LLM       events"
 )
 
@@ -80,6 +83,18 @@ jwt_signer() {
 # default_key_file: where `make up` keeps the development signing key.
 default_key_file() { printf '%s\n' "$KEY_DIR/jwt-ed25519.pem"; }
 
+# content_keys_file: where `make up` keeps the development content key (`kid:base64`).
+content_keys_file() { printf '%s\n' "$KEY_DIR/content-keys"; }
+
+# needs_crypto: whether any service opens or seals clinical content.
+needs_crypto() {
+  local line
+  for line in "${SERVICES[@]}"; do
+    [[ " $line " == *" crypto "* ]] && return 0
+  done
+  return 1
+}
+
 # service_defaults NAME: VAR=VALUE lines, the variables NAME gets unless the caller
 # already set them.
 service_defaults() {
@@ -100,6 +115,11 @@ service_defaults() {
         [[ -n $signer ]] || continue
         printf '%s__AUTH__JWKS_URL=http://127.0.0.1:%s/.well-known/jwks.json\n' \
           "$prefix" "$(service_port "$signer")"
+        ;;
+      redis) printf '%s__REDIS__URL=redis://127.0.0.1:%s\n' "$prefix" "$REDIS_PORT" ;;
+      crypto)
+        [[ -s $(content_keys_file) ]] || continue
+        printf '%s__CRYPTO__KEYS=%s\n' "$prefix" "$(<"$(content_keys_file)")"
         ;;
       routed=*) ;; # read by the gateway, below
       *=*) printf '%s\n' "${need//\{root\}/$ROOT}" ;;

@@ -78,6 +78,13 @@ if [[ -n $signer ]]; then
   fi
 fi
 
+# The development content key (clinical content at rest and in events), shared by the
+# services that seal or open it.
+if needs_crypto && [[ ! -s $(content_keys_file) ]]; then
+  (umask 077 && printf 'dev-1:%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >"$(content_keys_file)")
+  printf 'up: made a development content key: %s\n' "$(content_keys_file | sed "s|^$ROOT/||")"
+fi
+
 for name in "${names[@]}"; do
   port=$(service_port "$name")
   log="$LOG_DIR/$name.log"
