@@ -199,7 +199,9 @@ else
   # A Redis that was already running is used as it is, its configuration untouched;
   # without its append-only file the reminders live only in its memory.
   appendonly=$(redis_ask CONFIG GET appendonly | sed -n 2p)
-  if [[ $appendonly == no ]]; then
+  if [[ ${BOOTSTRAP_CALLER:-} == up ]]; then
+    : # up.sh turns the append-only file on (or says why it leaves it off)
+  elif [[ $appendonly == no ]]; then
     config_file=$(redis_ask INFO server | tr -d '\r' | sed -n 's/^config_file://p')
     warn "the Redis on 127.0.0.1:$REDIS_PORT runs without its append-only file (appendonly no):
   reminders, check-ins and the notification feed would not survive a Redis restart.

@@ -4,7 +4,8 @@
 #     reverse start order): SIGTERM, up to STOP_TIMEOUT seconds (default 45: a service
 #     gets 30 s to finish in-flight requests) to exit, then SIGKILL;
 #   - PostgreSQL, Redis and RabbitMQ only where .local/started-by-up says that
-#     bootstrap.sh started them; servers that were already running stay up.
+#     bootstrap.sh started them; servers that were already running stay up (a reused
+#     Redis whose append-only file up.sh turned on gets its setting back).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -64,6 +65,19 @@ fi
 for name in "${order[@]}"; do
   if [[ -f $RUN_DIR/$name.pid ]]; then stop_service "$name" "$RUN_DIR/$name.pid"; fi
 done
+
+# A reused Redis whose append-only file up.sh turned on: as it was.
+aof_record="$LOCAL_DIR/redis-aof-turned-on"
+if [[ -s $aof_record ]]; then
+  previous_fsync=$(<"$aof_record")
+  if [[ $(timeout 3 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" CONFIG SET appendonly no 2>/dev/null) == OK ]]; then
+    timeout 3 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" CONFIG SET appendfsync "$previous_fsync" >/dev/null 2>&1 || true
+    printf 'down: turned the Redis append-only file off again, as make up found it\n'
+  else
+    warn "could not turn the Redis append-only file off again (redis-cli CONFIG SET appendonly no)"
+  fi
+  rm -f "$aof_record"
+fi
 
 # Backing servers that bootstrap.sh started, newest first.
 [[ -s $STARTED_RECORD ]] || exit "$failed"

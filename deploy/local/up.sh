@@ -52,8 +52,25 @@ ready() {
     "http://127.0.0.1:$1/readyz" 2>/dev/null) == 200 ]]
 }
 
-"$HERE/bootstrap.sh"
+BOOTSTRAP_CALLER=up "$HERE/bootstrap.sh"
 mkdir -p "$LOG_DIR" "$RUN_DIR" "$KEY_DIR"
+
+# Redis holds the only copy of the reminders: run it with the append-only file, fsynced
+# every second. A Redis started by bootstrap.sh has it; a reused one is switched on at
+# run time (CONFIG SET), unless HOSPITAL_KEEP_REDIS_CONFIG=1 asks to leave it alone.
+redis_config() { timeout 3 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@" 2>/dev/null || true; }
+if [[ $(redis_config CONFIG GET appendonly | sed -n 2p) == no ]]; then
+  if [[ ${HOSPITAL_KEEP_REDIS_CONFIG:-0} == 1 ]]; then
+    warn "the Redis on 127.0.0.1:$REDIS_PORT runs without its append-only file: reminders would not survive a Redis restart (HOSPITAL_KEEP_REDIS_CONFIG=1 leaves it so)"
+  elif previous_fsync=$(redis_config CONFIG GET appendfsync | sed -n 2p) &&
+    [[ $(redis_config CONFIG SET appendonly yes) == OK && $(redis_config CONFIG SET appendfsync everysec) == OK ]]; then
+    # make down puts it back as it was.
+    printf '%s\n' "${previous_fsync:-everysec}" >"$LOCAL_DIR/redis-aof-turned-on"
+    printf 'up: turned on the append-only file of the Redis on 127.0.0.1:%s (CONFIG SET appendonly yes, appendfsync everysec; make down turns it off again)\n' "$REDIS_PORT"
+  else
+    warn "could not turn on the append-only file of the Redis on 127.0.0.1:$REDIS_PORT: reminders would not survive a Redis restart (redis-cli CONFIG SET appendonly yes)"
+  fi
+fi
 chmod 700 "$KEY_DIR"
 
 mapfile -t names < <(service_names)
