@@ -117,3 +117,39 @@ async fn a_registration_after_a_timezone_change_keeps_the_newer_zone() {
     assert!(record.updated_at.is_some());
     delete_keys_under(&prefix).await;
 }
+
+#[tokio::test]
+async fn a_wake_up_reaches_the_listeners_of_other_replicas() {
+    let (replica_a, prefix) = store();
+    let replica_b = Store::connect(&redis_url(), &prefix).unwrap();
+    let other_prefix = Store::connect(&redis_url(), &format!("{prefix}other:")).unwrap();
+    let heard = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listening = {
+        let heard = std::sync::Arc::clone(&heard);
+        tokio::spawn(async move {
+            let _ = replica_b
+                .on_wake(move || {
+                    heard.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+                .await;
+        })
+    };
+    // Announce until the subscription is in place (it connects in the background).
+    hospital_test_support::eventually(
+        std::time::Duration::from_secs(5),
+        "the other replica to hear the wake-up",
+        || async {
+            replica_a.announce_wake().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            (heard.load(std::sync::atomic::Ordering::SeqCst) > 0).then_some(())
+        },
+    )
+    .await;
+    // Another prefix (another deployment, another test) is not heard.
+    let before = heard.load(std::sync::atomic::Ordering::SeqCst);
+    other_prefix.announce_wake().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(heard.load(std::sync::atomic::Ordering::SeqCst), before);
+    listening.abort();
+    delete_keys_under(&prefix).await;
+}
