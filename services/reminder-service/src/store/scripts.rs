@@ -139,6 +139,12 @@ for i = 3, #ARGV do
   local sk = p .. 'step:' .. stem
   local rec = redis.call('HGET', sk, 'o' .. n)
   local due, grace, st = parse(rec)
+  if st == 'p' and redis.call('HGET', sk, 'status') == 'cancelled' then
+    -- Replacement cancels these; one it missed is cancelled here rather than sent.
+    redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|c|')
+    redis.call('HINCRBY', sk, 'unsent', -1)
+    st = 'c'
+  end
   if st == 'p' or st == 's' then
     local ids = redis.call('HMGET', sk, 'patient', 'id')
     if st == 'p' then
