@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: a load benchmark of the gateway in front of auth-service (not a test).
+# `bench/run.sh reminders`: the dispatch benchmark of reminder-service (bench/reminders.sh).
 #
 #   1. builds release binaries (auth-service, gateway, hospital-bench);
 #   2. starts its OWN auth-service and gateway on free loopback ports (never 8080/8081,
@@ -43,6 +44,11 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# `bench/run.sh reminders`: reminder-service's dispatch benchmark (bench/reminders.sh).
+if [[ ${1:-} == reminders ]]; then
+  exec "$HERE/reminders.sh" "${@:2}"
+fi
 ROOT="$(cd "$HERE/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 [[ $TARGET_DIR == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# `bench/run.sh reminders`: the dispatch benchmark of reminder-service (not a test).
+#
+#   1. builds release binaries (reminder-service, hospital-bench-reminders);
+#   2. starts its OWN redis-server on a free loopback port (never 6379), with AOF on as in
+#      production (appendfsync everysec), its files in a temporary folder;
+#   3. hospital-bench-reminders seeds PATIENTS x PER_PATIENT pending reminders due over a
+#      WINDOW-second window starting LEAD seconds after seeding starts, reads Redis memory
+#      before and after, binds its own queue to the exchange bench.reminders.<stamp>, starts
+#      reminder-service on that Redis and exchange, and consumes every reminder.due:
+#      throughput, lateness (received - due_at) p50/p99/max, duplicates, CPU per process;
+#      prints a table and writes JSON to bench/results/reminders-latest.json;
+#   4. stops everything it started and deletes its queues and exchange (trap on EXIT).
+#
+# Knobs (environment):
+#   BENCH_REMINDER_PATIENTS=100000  patients, one plan step each
+#   BENCH_REMINDER_PER_PATIENT=10   reminders per patient (all materialised)
+#   BENCH_REMINDER_WINDOW=60        seconds the due instants spread over
+#   BENCH_REMINDER_LEAD=40          the window starts this long after seeding starts
+#                                   (seeding must end before; the report shows the slack)
+#   BENCH_REMINDER_CONCURRENCY=256  replace_steps calls in flight while seeding
+#   BENCH_REMINDER_AOF=1            0: Redis without AOF
+#   BENCH_REMINDER_DEADLINE=120     stop consuming this long after the window ends
+#   BENCH_SKIP_BUILD=0 BENCH_KEEP_TMP=0
+#   BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f
+# REMINDER__REMINDERS__* variables (BATCH, DISPATCHERS, LEASE_SECS, ...) reach the service.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+[[ $TARGET_DIR == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
+BIN_DIR="$TARGET_DIR/release"
+RESULTS_DIR="$HERE/results"
+
+PATIENTS=${BENCH_REMINDER_PATIENTS:-100000}
+PER_PATIENT=${BENCH_REMINDER_PER_PATIENT:-10}
+WINDOW=${BENCH_REMINDER_WINDOW:-60}
+LEAD=${BENCH_REMINDER_LEAD:-40}
+CONCURRENCY=${BENCH_REMINDER_CONCURRENCY:-256}
+AOF=${BENCH_REMINDER_AOF:-1}
+DEADLINE=${BENCH_REMINDER_DEADLINE:-120}
+SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
+KEEP_TMP=${BENCH_KEEP_TMP:-0}
+AMQP_URL=${BENCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+
+log() { printf 'bench: %s\n' "$*"; }
+die() {
+  printf 'bench: error: %s\n' "$*" >&2
+  exit 1
+}
+bounded() {
+  if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < $3 || $2 > $4)); then
+    die "$1=$2: expected an integer in $3..$4"
+  fi
+}
+bounded BENCH_REMINDER_PATIENTS "$PATIENTS" 1 1000000
+bounded BENCH_REMINDER_PER_PATIENT "$PER_PATIENT" 1 50
+bounded BENCH_REMINDER_WINDOW "$WINDOW" 1 3600
+bounded BENCH_REMINDER_LEAD "$LEAD" 1 3600
+bounded BENCH_REMINDER_CONCURRENCY "$CONCURRENCY" 1 4096
+bounded BENCH_REMINDER_AOF "$AOF" 0 1
+bounded BENCH_REMINDER_DEADLINE "$DEADLINE" 1 3600
+for tool in redis-server redis-cli; do
+  command -v "$tool" >/dev/null || die "$tool is needed"
+done
+# About 1 KB of Redis per reminder at most, twice over for AOF rewrites, plus the services.
+need_mb=$((PATIENTS * PER_PATIENT * 2 / 1000 + 1000))
+avail_mb=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+((avail_mb >= need_mb)) || die "only ${avail_mb} MB available, the run wants about ${need_mb} MB"
+
+TMP=""
+REDIS_PID=""
+FAILED=1
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
+    kill -TERM "$REDIS_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+  fi
+  if [[ -n $TMP && -d $TMP ]]; then
+    if ((FAILED)) || [[ $KEEP_TMP == 1 ]]; then
+      printf 'bench: logs kept in %s (the AOF removed)\n' "$TMP" >&2
+      rm -rf "$TMP/redis-data"
+    else
+      rm -rf "$TMP"
+    fi
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ $SKIP_BUILD != 1 ]]; then
+  log "building release binaries (cargo may wait for the shared target dir's lock)"
+  (cd "$ROOT" && cargo build --release --bin reminder-service --bin hospital-bench-reminders) ||
+    die "cargo build --release failed (see above)"
+fi
+for bin in reminder-service hospital-bench-reminders; do
+  [[ -x $BIN_DIR/$bin ]] || die "no binary $BIN_DIR/$bin"
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/hospital-bench-reminders.XXXXXX")
+mkdir -p "$TMP/redis-data"
+
+# A free loopback port for our Redis (never 6379's).
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT=""
+for p in $(seq 16380 16480); do
+  if port_free "$p"; then PORT=$p; break; fi
+done
+[[ -n $PORT ]] || die "no free port in 16380..16480"
+aof=no
+[[ $AOF == 1 ]] && aof=yes
+redis-server --bind 127.0.0.1 --port "$PORT" --save "" --appendonly "$aof" \
+  --appendfsync everysec --dir "$TMP/redis-data" --logfile "$TMP/redis.log" </dev/null &
+REDIS_PID=$!
+for _ in $(seq 100); do
+  [[ $(redis-cli -p "$PORT" ping 2>/dev/null) == PONG ]] && break
+  kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited (log: $TMP/redis.log)"
+  sleep 0.1
+done
+[[ $(redis-cli -p "$PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer"
+log "redis-server pid $REDIS_PID on :$PORT (appendonly $aof), files in $TMP"
+
+mkdir -p "$RESULTS_DIR"
+suffix=aof
+[[ $AOF == 1 ]] || suffix=noaof
+"$BIN_DIR/hospital-bench-reminders" \
+  --redis-url "redis://127.0.0.1:$PORT" --redis-pid "$REDIS_PID" --amqp-url "$AMQP_URL" \
+  --service-bin "$BIN_DIR/reminder-service" --log "$TMP/reminder-service.log" \
+  --out "$RESULTS_DIR/reminders-$suffix.json" \
+  --patients "$PATIENTS" --per-patient "$PER_PATIENT" --window "$WINDOW" --lead "$LEAD" \
+  --concurrency "$CONCURRENCY" --deadline "$DEADLINE" --clk-tck "$(getconf CLK_TCK 2>/dev/null || echo 100)"
+cp "$RESULTS_DIR/reminders-$suffix.json" "$RESULTS_DIR/reminders-latest.json"
+FAILED=0
