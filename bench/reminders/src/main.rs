@@ -28,12 +28,10 @@ use futures_util::{stream, StreamExt};
 use hdrhistogram::Histogram;
 use hospital_crypto::Keyring;
 use hospital_events::contracts::{step_source_binding, step_title_binding};
-use hospital_events::{
-    declare_exchange, declare_queue, queue_name, AssignmentChanged, Event, QueueSpec, ReminderDue,
-    StepsExtracted, UserRegistered, UserTimezoneChanged,
-};
+use hospital_events::{declare_exchange, declare_queue, Event, QueueSpec, ReminderDue};
 use hospital_reminder_service::domain::{OccurrenceRecord, StepStem};
 use hospital_reminder_service::planner::sortable_instant;
+use hospital_reminder_service::startup::consumer_configs;
 use hospital_reminder_service::store::{
     NewOccurrence, NewPlanStep, ReplaceOutcome, Replacement, Store,
 };
@@ -394,6 +392,61 @@ fn sample(at: i64, received: u64, service: u32, redis: Option<u32>, rabbit: &[u3
     }
 }
 
+/// The service's own lateness histogram (`reminder_lateness_seconds`: due instant to the
+/// claim that sent it), from its `/metrics`, as the share of reminders at or under each
+/// bound: tells the dispatcher's part of the lateness from the broker's and ours.
+fn service_lateness(log: &std::path::Path) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let Ok(text) = fs::read_to_string(log) else {
+        return serde_json::Value::Null;
+    };
+    let port = text
+        .lines()
+        .filter(|l| l.contains("listening"))
+        .find_map(|l| {
+            let rest = &l[l.find("\"port\":")? + 7..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u16>()
+                .ok()
+        });
+    let Some(port) = port else {
+        return serde_json::Value::Null;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return serde_json::Value::Null;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut body = String::new();
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut body).is_err() {
+        return serde_json::Value::Null;
+    }
+    let buckets: Vec<(String, f64)> = body
+        .lines()
+        .filter_map(|l| {
+            if l.starts_with('#') {
+                return None;
+            }
+            // `hospital_` prefix and a `service` label from the platform's registry.
+            let rest = l.split_once("reminder_lateness_seconds_bucket{")?.1;
+            let le = rest.split("le=\"").nth(1)?.split('"').next()?.to_owned();
+            let count: f64 = rest.rsplit(' ').next()?.parse().ok()?;
+            Some((le, count))
+        })
+        .collect();
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    if total <= 0.0 {
+        return serde_json::Value::Null;
+    }
+    serde_json::Value::Object(
+        buckets
+            .into_iter()
+            .map(|(le, count)| (le, json!((count / total * 10_000.0).round() / 10_000.0)))
+            .collect(),
+    )
+}
+
 fn stop(child: &mut Child) {
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -581,6 +634,7 @@ async fn run(args: Args) -> Result<()> {
     );
 
     let result = consume(&args, &plan, &mut consumer, service_pid).await;
+    let claim_lateness = service_lateness(&args.log);
     let hwm = status_kib(service_pid, "VmHWM");
     let rss = status_kib(service_pid, "VmRSS");
     stop(&mut child);
@@ -595,14 +649,16 @@ async fn run(args: Args) -> Result<()> {
         .unwrap_or(0);
 
     // Clean up the broker whatever happened.
+    // Ours, and every queue the service declared: its consumers' queues with their retry
+    // and dead queues.
+    let mut settings = hospital_reminder_service::Settings::default();
+    settings.events.exchange.clone_from(&exchange);
+    settings.events.queue_prefix.clone_from(&queue_prefix);
     let mut queues = vec![bench_queue.clone()];
-    for t in [
-        UserRegistered::TYPE,
-        UserTimezoneChanged::TYPE,
-        AssignmentChanged::TYPE,
-        StepsExtracted::TYPE,
-    ] {
-        queues.push(queue_name(&queue_prefix, t));
+    for config in consumer_configs(&settings) {
+        queues.push(config.queue.name.clone());
+        queues.push(config.dead_queue());
+        queues.extend(config.retry_delays.iter().map(|d| config.retry_queue(*d)));
     }
     for q in &queues {
         if let Err(e) = channel
@@ -642,6 +698,7 @@ async fn run(args: Args) -> Result<()> {
             "key_bytes": breakdown,
         },
         "service": {
+            "claim_lateness_le_secs": claim_lateness,
             "vm_hwm_kib": hwm,
             "vm_rss_kib": rss,
             "settings": std::env::vars()
@@ -912,6 +969,11 @@ fn text_report(r: &serde_json::Value) -> String {
         c["rabbitmq"].as_f64().unwrap_or(0.0),
         c["bench"].as_f64().unwrap_or(0.0),
         r["service"]["vm_hwm_kib"]
+    );
+    let _ = writeln!(
+        s,
+        "service: share claimed within N s of due (its reminder_lateness_seconds): {}",
+        r["service"]["claim_lateness_le_secs"]
     );
     let _ = writeln!(
         s,
