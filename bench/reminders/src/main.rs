@@ -55,7 +55,10 @@ const USAGE: &str = "usage: hospital-bench-reminders --redis-url URL --service-b
   --concurrency N        replace_steps calls in flight while seeding, default 256
   --grace SECS           grace of each occurrence, default 3600 (none ends during the run)
   --deadline SECS        stop consuming this long after the window ends, default 120
-  --clk-tck N            default 100";
+  --clk-tck N            default 100
+  --broker-only N        no Redis, no service: publish N persistent reminder.due-sized
+                         messages with confirms (as the service does: one channel,
+                         --concurrency batches of --batch in flight) and consume them";
 
 struct Args {
     redis_url: String,
@@ -72,6 +75,8 @@ struct Args {
     grace: i64,
     deadline: u64,
     clk_tck: u64,
+    broker_only: u64,
+    batch: usize,
 }
 
 fn bounded(name: &str, value: &str, min: u64, max: u64) -> Result<u64> {
@@ -107,6 +112,8 @@ impl Args {
             grace: 3600,
             deadline: 120,
             clk_tck: 100,
+            broker_only: 0,
+            batch: 500,
         };
         let raw: Vec<String> = std::env::args().skip(1).collect();
         let mut it = raw.iter();
@@ -129,17 +136,21 @@ impl Args {
                 "--per-patient" => args.per_patient = bounded(flag, value, 1, 50)? as u32,
                 "--window" => args.window = bounded(flag, value, 1, 3600)?,
                 "--lead" => args.lead = bounded(flag, value, 1, 3600)?,
+                "--batch" => args.batch = bounded(flag, value, 1, 10_000)? as usize,
                 "--concurrency" => args.concurrency = bounded(flag, value, 1, 4096)? as usize,
                 "--grace" => args.grace = i64::try_from(bounded(flag, value, 60, 86_400)?)?,
                 "--deadline" => args.deadline = bounded(flag, value, 1, 3600)?,
                 "--clk-tck" => args.clk_tck = bounded(flag, value, 1, 10_000)?,
+                "--broker-only" => args.broker_only = bounded(flag, value, 1, 10_000_000)?,
                 _ => bail!("unknown option {flag}\n{USAGE}"),
             }
         }
-        if args.redis_url.is_empty() || args.service_bin.as_os_str().is_empty() {
+        if args.broker_only == 0
+            && (args.redis_url.is_empty() || args.service_bin.as_os_str().is_empty())
+        {
             bail!("--redis-url and --service-bin are required\n{USAGE}");
         }
-        if !loopback(&args.redis_url) || !loopback(&args.amqp_url) {
+        if (args.broker_only == 0 && !loopback(&args.redis_url)) || !loopback(&args.amqp_url) {
             bail!("only loopback Redis and RabbitMQ URLs are accepted");
         }
         Ok(args)
@@ -447,6 +458,120 @@ fn service_lateness(log: &std::path::Path) -> serde_json::Value {
     )
 }
 
+/// `--broker-only N`: RabbitMQ alone at the service's publishing pattern, to tell its share
+/// of the dispatch rate: one connection and one confirm channel, `--concurrency` publishers
+/// each publishing `--batch` persistent, mandatory messages at once and waiting for all
+/// their confirms, into an exchange with one bound queue that this process consumes.
+async fn broker_only(args: &Args) -> Result<()> {
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+    use lapin::BasicProperties;
+    let stamp = now_us() / 1_000_000;
+    let exchange = format!("bench.broker.{stamp}");
+    let queue = format!("bench-broker-{stamp}.reminder.due");
+    let amqp = Connection::connect(&args.amqp_url, ConnectionProperties::default()).await?;
+    let channel = amqp.create_channel().await?;
+    declare_exchange(&channel, &exchange).await?;
+    declare_queue(
+        &channel,
+        &exchange,
+        &QueueSpec::new(queue.clone(), [ReminderDue::ROUTING_KEY]),
+    )
+    .await?;
+    let consume_channel = amqp.create_channel().await?;
+    let mut consumer = consume_channel
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let publish_channel = amqp.create_channel().await?;
+    publish_channel
+        .confirm_select(ConfirmSelectOptions { nowait: false })
+        .await?;
+    // A body the size of a reminder.due envelope with its sealed title.
+    let body = vec![b'x'; 700];
+    let total = args.broker_only;
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let publishers = (0..args.concurrency).map(|_| {
+        let channel = &publish_channel;
+        let exchange = exchange.as_str();
+        let body = &body;
+        let next = &next;
+        async move {
+            loop {
+                let from = next.fetch_add(args.batch as u64, Ordering::Relaxed);
+                if from >= total {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let n = (total - from).min(args.batch as u64);
+                let confirms = (0..n).map(|_| async move {
+                    let properties = BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_content_type("application/json".into());
+                    channel
+                        .basic_publish(
+                            exchange.into(),
+                            ReminderDue::ROUTING_KEY.into(),
+                            BasicPublishOptions {
+                                mandatory: true,
+                                immediate: false,
+                            },
+                            body,
+                            properties,
+                        )
+                        .await?
+                        .await
+                });
+                for confirm in futures_util::future::join_all(confirms).await {
+                    confirm?;
+                }
+            }
+        }
+    });
+    let consuming = async {
+        let mut received = 0u64;
+        while received < total {
+            match tokio::time::timeout(Duration::from_secs(30), consumer.next()).await {
+                Ok(Some(Ok(_))) => received += 1,
+                _ => break,
+            }
+        }
+        (received, started.elapsed().as_secs_f64())
+    };
+    let (published, (received, consumed_secs)) = tokio::join!(
+        async {
+            let r = futures_util::future::join_all(publishers).await;
+            (r, started.elapsed().as_secs_f64())
+        },
+        consuming
+    );
+    let (results, published_secs) = published;
+    for r in results {
+        r?;
+    }
+    println!(
+        "broker only: {total} published and confirmed in {published_secs:.1} s = {:.0}/s; {received} consumed by {consumed_secs:.1} s = {:.0}/s ({} publishers x {} in flight)",
+        total as f64 / published_secs,
+        received as f64 / consumed_secs,
+        args.concurrency,
+        args.batch
+    );
+    let _ = channel
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await;
+    let _ = channel
+        .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+        .await;
+    let _ = amqp.close(200, "bench done".into()).await;
+    Ok(())
+}
+
 fn stop(child: &mut Child) {
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -469,7 +594,13 @@ fn main() -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?
-        .block_on(run(args))
+        .block_on(async move {
+            if args.broker_only > 0 {
+                broker_only(&args).await
+            } else {
+                run(args).await
+            }
+        })
 }
 
 #[allow(clippy::too_many_lines)]
