@@ -264,7 +264,7 @@ fn replacement(
     let step_id = uuid::Uuid::now_v7();
     let title = keyring.seal_str(TITLE, &step_title_binding(step_id, patient))?;
     let source = keyring.seal_str(SOURCE, &step_source_binding(step_id, patient))?;
-    let text = serde_json::to_string(&json!({"title": title, "source": source}))?;
+    let text = hospital_reminder_service::store::sealed_text(&title, &source);
     let occurrences: Vec<NewOccurrence> = (0..plan.per_patient)
         .map(|n| {
             let due = plan.due(p, n);

@@ -1,13 +1,14 @@
 //! The dispatcher: sends reminders when they fall due, ends grace periods, announces
 //! check-ins.
 //!
-//! Work waits in three sorted sets by instant (`due`, `grace`, `checkins`). A dispatcher
-//! claims a batch with a lease (the claim moves each member's score to the lease's end),
-//! does the work, publishes the events with confirms and only then removes the members. A
-//! dispatcher that dies mid-batch leaves its claims to expire: another (or its restart)
-//! claims them again, and the occurrence's state keeps the feed free of duplicates (a
-//! republished event has the same id, so consumers drop it). Several replicas may run at
-//! once: a member is claimed by one at a time.
+//! Work waits in three sorted sets by instant: `due` (plan steps, each at its next unsent
+//! occurrence), `grace` and `checkins` (reminders). A dispatcher claims a batch with a
+//! lease (the claim moves each member's score to the lease's end), does the work, publishes
+//! the events with confirms and only then acknowledges. A dispatcher that dies mid-batch
+//! leaves its claims to expire: another (or its restart) claims them again, and the
+//! occurrence's state keeps the feed free of duplicates (a republished event has the same
+//! id, so consumers drop it). Several replicas may run at once: a member is claimed by one
+//! at a time.
 //!
 //! No polling: with nothing due a dispatcher sleeps until the earliest score in the three
 //! sets, and wakes early when something is scheduled: at once in this process, and through
@@ -15,6 +16,7 @@
 //! wake-up message is lost (Redis pub/sub does not keep messages for a subscriber that is
 //! reconnecting).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ use uuid::Uuid;
 use crate::domain::ReminderId;
 use crate::metrics::DispatchMetrics;
 use crate::planner::{event_id, Planner};
-use crate::store::{Delivery, Miss, Queue, Store, StoreError};
+use crate::store::{Miss, Queue, Store, StoreError};
 
 /// How the dispatcher works.
 #[derive(Debug, Clone, Copy)]
@@ -118,11 +120,6 @@ pub struct Dispatcher {
     metrics: Arc<DispatchMetrics>,
 }
 
-#[derive(serde::Deserialize)]
-struct SealedTitle {
-    title: SealedEnvelope,
-}
-
 fn utc(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
@@ -167,65 +164,65 @@ impl Dispatcher {
         }
     }
 
-    /// Sends what is due at `now_ms`; returns how many reminders it handled.
+    /// Sends what is due at `now_ms`; returns how many reminders it sent.
     pub async fn send_due(&self, now_ms: i64) -> Result<usize, StoreError> {
-        let claimed = self
+        let sent = self
             .store
-            .claim(Queue::Due, now_ms, self.lease_ms(), self.settings.batch)
+            .claim_and_send(
+                now_ms,
+                self.lease_ms(),
+                self.settings.batch,
+                self.settings.feed_max_len,
+            )
             .await?;
-        if claimed.is_empty() {
+        if sent.is_empty() {
             return Ok(0);
         }
-        let deliveries = self
-            .store
-            .deliver(&claimed, self.settings.feed_max_len)
-            .await?;
-        let published = join_all(deliveries.iter().map(|delivery| async move {
-            match delivery {
-                Delivery::Skip { .. } => true,
-                Delivery::Send {
-                    reminder_id,
-                    patient_id,
-                    step_id,
-                    due,
-                    text,
-                } => {
-                    let Ok(sealed) = serde_json::from_str::<SealedTitle>(text) else {
-                        tracing::error!(
-                            reminder_id,
-                            "the step's sealed title is missing; sending without an event"
-                        );
-                        return true;
-                    };
-                    let event = ReminderDue {
-                        reminder_id: uuid(reminder_id),
-                        patient_id: uuid(patient_id),
-                        step_id: uuid(step_id),
-                        due_at: utc(*due),
-                        title: sealed.title,
-                    };
-                    self.publish(event_id(ReminderDue::TYPE, reminder_id), event, utc(*due))
-                        .await
-                }
-            }
+        let published = join_all(sent.iter().map(|reminder| async move {
+            let Ok(title) = serde_json::from_str::<SealedEnvelope>(&reminder.title) else {
+                tracing::error!(
+                    reminder_id = reminder.reminder_id,
+                    "the step's sealed title is missing; sent to the feed without an event"
+                );
+                return true;
+            };
+            let event = ReminderDue {
+                reminder_id: uuid(&reminder.reminder_id),
+                patient_id: uuid(&reminder.patient_id),
+                step_id: uuid(&reminder.step_id),
+                due_at: utc(reminder.due),
+                title,
+            };
+            self.publish(
+                event_id(ReminderDue::TYPE, &reminder.reminder_id),
+                event,
+                utc(reminder.due),
+            )
+            .await
         }))
         .await;
-        let mut acknowledged = Vec::with_capacity(deliveries.len());
-        for (delivery, ok) in deliveries.iter().zip(published) {
-            if !ok {
-                continue;
+        // A step is acknowledged only when every reminder it sent is published; the others
+        // stay leased and are published again after the lease.
+        let mut failed: HashSet<&str> = HashSet::new();
+        for (reminder, ok) in sent.iter().zip(&published) {
+            if *ok {
+                self.metrics.sent(now_ms - reminder.due * 1000);
+            } else {
+                failed.insert(&reminder.stem);
             }
-            if let Delivery::Send { due, .. } = delivery {
-                self.metrics.sent(now_ms - due * 1000);
-            }
-            acknowledged.push(delivery.reminder_id().to_owned());
         }
+        let mut stems: Vec<String> = sent
+            .iter()
+            .filter(|r| !failed.contains(r.stem.as_str()))
+            .map(|r| r.stem.clone())
+            .collect();
+        stems.dedup();
         let more = self
             .store
-            .acknowledge_sent(&acknowledged, self.planner.policy().lookahead)
+            .acknowledge_sent(&stems, self.planner.policy().lookahead)
             .await?;
         self.planner.top_up(&more).await?;
-        Ok(claimed.len())
+        Ok(sent.len())
     }
 
     /// Ends the grace periods over at `now_ms`: missed reminders, each adding one occurrence.

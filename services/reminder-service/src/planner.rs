@@ -97,10 +97,7 @@ impl Planner {
         now: Timestamp,
     ) -> Result<Replacement, InvalidStep> {
         let zone = zone(zone_name);
-        let text = |title: &hospital_crypto::SealedEnvelope,
-                    source: &hospital_crypto::SealedEnvelope| {
-            serde_json::json!({"title": title, "source": source}).to_string()
-        };
+        let text = crate::store::sealed_text;
         let checklist = event
             .checklist
             .iter()

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
-use hospital_crypto::{Keyring, SealedEnvelope};
+use hospital_crypto::Keyring;
 use hospital_events::contracts::{step_source_binding, step_title_binding};
 use hospital_platform::error::HttpError;
 use hospital_platform::token::{AccessClaims, Role};
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::dispatch::Wake;
 use crate::planner::Planner;
 use crate::settings::ReminderSettings;
+use crate::store::steps::parse_sealed_text;
 use crate::store::{Store, StoreError};
 
 /// What the routes share.
@@ -158,12 +159,6 @@ pub struct StepText {
     pub source: String,
 }
 
-#[derive(serde::Deserialize)]
-struct SealedText {
-    title: SealedEnvelope,
-    source: SealedEnvelope,
-}
-
 /// Opens the sealed `{"title", "source"}` of step `step_id` of `patient_id`.
 pub fn open_text(
     keyring: &Keyring,
@@ -174,12 +169,12 @@ pub fn open_text(
     let Some(sealed) = sealed else {
         return Ok(StepText::default());
     };
-    let sealed: SealedText = serde_json::from_str(sealed).map_err(|_| ApiError::Sealed)?;
+    let (title, source) = parse_sealed_text(sealed).ok_or(ApiError::Sealed)?;
     let title = keyring
-        .open_str(&sealed.title, &step_title_binding(step_id, patient_id))
+        .open_str(&title, &step_title_binding(step_id, patient_id))
         .map_err(|_| ApiError::Sealed)?;
     let source = keyring
-        .open_str(&sealed.source, &step_source_binding(step_id, patient_id))
+        .open_str(&source, &step_source_binding(step_id, patient_id))
         .map_err(|_| ApiError::Sealed)?;
     Ok(StepText {
         title: title.as_str().to_owned(),

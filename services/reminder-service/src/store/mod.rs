@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 pub use keys::{Keys, Queue, EVENT_TTL_SECS};
 pub use steps::{
-    CheckInOutcome, CompleteOutcome, Delivery, Miss, NewChecklistItem, NewOccurrence, NewPlanStep,
-    ReplaceOutcome, Replacement, TopUp,
+    sealed_text, CheckInOutcome, CompleteOutcome, Miss, NewChecklistItem, NewOccurrence,
+    NewPlanStep, ReplaceOutcome, Replacement, Sent, TopUp,
 };
 
 /// Redis did not answer or refused a command.
@@ -115,7 +115,7 @@ pub struct Store {
 struct Scripts {
     replace_steps: Script,
     claim: Script,
-    deliver: Script,
+    claim_and_send: Script,
     acknowledge_sent: Script,
     miss: Script,
     acknowledge: Script,
@@ -129,7 +129,7 @@ impl Scripts {
         Self {
             replace_steps: Script::new(&scripts::replace_steps()),
             claim: Script::new(scripts::CLAIM),
-            deliver: Script::new(&scripts::deliver()),
+            claim_and_send: Script::new(&scripts::claim_and_send()),
             acknowledge_sent: Script::new(&scripts::acknowledge_sent()),
             miss: Script::new(&scripts::miss()),
             acknowledge: Script::new(scripts::ACKNOWLEDGE),

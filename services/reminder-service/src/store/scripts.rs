@@ -20,6 +20,30 @@ local function parse(rec)
   if not rec then return nil end
   return string.match(rec, '^(%d+)|(%d+)|(%a)|(%d*)$')
 end
+-- Puts plan step `stem` in `due` at its first unsent occurrence (ms), or takes it out when
+-- it has none. A step with reminders sent but not acknowledged is left where it is: the
+-- dispatcher holding it acknowledges (and reschedules) it, or its lease runs out and it
+-- is claimed again.
+local function reschedule(sk, stem)
+  local f = redis.call('HMGET', sk, 'first_unsent', 'next', 'inflight')
+  local n, last = tonumber(f[1] or '0'), tonumber(f[2] or '0')
+  local score = nil
+  while n < last do
+    local due, _, st = parse(redis.call('HGET', sk, 'o' .. n))
+    if st == 'p' then
+      score = tonumber(due) * 1000
+      break
+    end
+    n = n + 1
+  end
+  redis.call('HSET', sk, 'first_unsent', n)
+  if (f[3] or '') ~= '' then return end
+  if score then
+    redis.call('ZADD', p .. 'due', score, stem)
+  else
+    redis.call('ZREM', p .. 'due', stem)
+  end
+end
 ";
 
 fn with_common(body: &str) -> String {
@@ -71,13 +95,13 @@ for _, field in ipairs({'checklist', 'plan'}) do
         local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
         if st == 'p' then
           redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|c|')
-          redis.call('ZREM', KEYS[5], reminder_id(stem, n))
           left = left - 1
           cancelled = cancelled + 1
         end
         n = n - 1
       end
       redis.call('HSET', sk, 'unsent', 0)
+      reschedule(sk, stem)
     end
   end
 end
@@ -95,10 +119,12 @@ for _, s in ipairs(r.plan) do
   redis.call('HSET', sk, 'id', s.id, 'patient', r.patient, 'note', r.note_id, 'kind', 'plan',
     'status', 'active', 'created_at', r.now, 'schedule', s.schedule, 'duration', s.duration,
     'start', s.start, 'count', s.count, 'missed', 0, 'done', 0, 'next', s.next,
-    'last_due', s.last_due, 'unsent', #s.occurrences)
+    'last_due', s.last_due, 'unsent', #s.occurrences, 'first_unsent', 0, 'inflight', '')
   for _, o in ipairs(s.occurrences) do
     redis.call('HSET', sk, 'o' .. o.n, o.record)
-    redis.call('ZADD', KEYS[5], o.score, reminder_id(s.stem, o.n))
+  end
+  if s.occurrences[1] then
+    redis.call('ZADD', KEYS[5], s.occurrences[1].score, s.stem)
   end
   redis.call('SET', p .. 'text:' .. s.stem, s.text)
   redis.call('RPUSH', KEYS[4], s.stem)
@@ -124,38 +150,60 @@ end
 return members
 ";
 
-/// Sends claimed reminders (`ARGV[3..]`): a pending one becomes `s`ent and is appended to
-/// its patient's feed (capped near `ARGV[2]` entries); a sent one (a claim that crashed
-/// before its acknowledgement) is only returned again, so the feed never holds it twice.
-/// Returns per reminder `{id, patient, step id, due, grace, text}` to publish, or `{id}` when
-/// there is nothing to send (checked in early, cancelled, gone).
-pub fn deliver() -> String {
+/// Claims up to `ARGV[4]` plan steps of `due` whose score is at most `ARGV[2]` (now, ms),
+/// leasing each until `ARGV[2] + ARGV[3]`, and sends their occurrences due by then: each
+/// pending one becomes `s`ent, is appended to its patient's feed (capped near `ARGV[5]`
+/// entries) and is noted in the step's `inflight` until acknowledged. Occurrences an
+/// earlier claim sent but did not acknowledge (it crashed, or its publication failed) are
+/// returned again, not appended again, so a feed never holds one twice. A step with nothing
+/// to publish is rescheduled at once. Returns per reminder to publish
+/// `{stem, id, patient, step id, due, sealed title}`.
+pub fn claim_and_send() -> String {
     with_common(
         r"
+local now_ms, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+local stems = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[4]))
 local out = {}
-for i = 3, #ARGV do
-  local rid = ARGV[i]
-  local stem, n = locate(rid)
+for _, stem in ipairs(stems) do
   local sk = p .. 'step:' .. stem
-  local rec = redis.call('HGET', sk, 'o' .. n)
-  local due, grace, st = parse(rec)
-  if st == 'p' and redis.call('HGET', sk, 'status') == 'cancelled' then
-    -- Replacement cancels these; one it missed is cancelled here rather than sent.
-    redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|c|')
-    redis.call('HINCRBY', sk, 'unsent', -1)
-    st = 'c'
-  end
-  if st == 'p' or st == 's' then
-    local ids = redis.call('HMGET', sk, 'patient', 'id')
-    if st == 'p' then
-      redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|s|')
-      redis.call('HINCRBY', sk, 'unsent', -1)
-      redis.call('XADD', p .. 'feed:' .. ids[1], 'MAXLEN', '~', ARGV[2], '*',
-        'reminder_id', rid, 'step_id', ids[2], 'due_at', due)
-    end
-    table.insert(out, {rid, ids[1], ids[2], due, grace, redis.call('GET', p .. 'text:' .. stem) or ''})
+  local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight')
+  if not f[2] then
+    redis.call('ZREM', p .. 'due', stem)
   else
-    table.insert(out, {rid})
+    redis.call('ZADD', p .. 'due', 'XX', now_ms + lease, stem)
+    local patient, step_id, title = f[1], f[2], nil
+    local inflight = {}
+    local function send(n, due)
+      if not title then
+        title = string.match(redis.call('GET', p .. 'text:' .. stem) or '', '^[^\n]*')
+      end
+      table.insert(inflight, n)
+      table.insert(out, {stem, reminder_id(stem, n), patient, step_id, due, title})
+    end
+    for n in string.gmatch(f[6] or '', '%d+') do
+      local due, _, st = parse(redis.call('HGET', sk, 'o' .. n))
+      if st == 's' then send(tonumber(n), due) end
+    end
+    local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
+    while n < last do
+      local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+      if st == 'p' then
+        if tonumber(due) * 1000 > now_ms then break end
+        redis.call('HINCRBY', sk, 'unsent', -1)
+        if f[3] == 'cancelled' then
+          -- Replacement cancels these; one it missed is cancelled here rather than sent.
+          redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|c|')
+        else
+          redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|s|')
+          redis.call('XADD', p .. 'feed:' .. patient, 'MAXLEN', '~', ARGV[5], '*',
+            'reminder_id', reminder_id(stem, n), 'step_id', step_id, 'due_at', due)
+          send(n, due)
+        end
+      end
+      n = n + 1
+    end
+    redis.call('HSET', sk, 'first_unsent', n, 'inflight', table.concat(inflight, ' '))
+    if #inflight == 0 then reschedule(sk, stem) end
   end
 end
 return out
@@ -174,26 +222,28 @@ local function needs_more(sk, lookahead)
 end
 ";
 
-/// Acknowledges sent reminders (`ARGV[3..]`): out of `due`, into `grace` until their grace
-/// period ends (unless checked in meanwhile). Returns the stems of the steps that need more
-/// occurrences (`ARGV[2]`: how many unsent to keep).
+/// Acknowledges the steps (`ARGV[3..]`) whose sent reminders are all published: those
+/// reminders wait in `grace` until their grace period ends (unless checked in meanwhile),
+/// and each step goes back into `due` at its next unsent occurrence. Returns the stems of
+/// the steps that need more occurrences (`ARGV[2]`: how many unsent to keep).
 pub fn acknowledge_sent() -> String {
     with_common(&format!(
         "{NEEDS_MORE}{}",
         r"
 local lookahead = tonumber(ARGV[2])
-local seen, out = {}, {}
+local out = {}
 for i = 3, #ARGV do
-  local rid = ARGV[i]
-  local stem, n = locate(rid)
+  local stem = ARGV[i]
   local sk = p .. 'step:' .. stem
-  redis.call('ZREM', p .. 'due', rid)
-  local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
-  if st == 's' then
-    redis.call('ZADD', p .. 'grace', (tonumber(due) + tonumber(grace)) * 1000, rid)
+  for n in string.gmatch(redis.call('HGET', sk, 'inflight') or '', '%d+') do
+    local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+    if st == 's' then
+      redis.call('ZADD', p .. 'grace', (tonumber(due) + tonumber(grace)) * 1000, reminder_id(stem, tonumber(n)))
+    end
   end
-  if not seen[stem] then
-    seen[stem] = true
+  if redis.call('EXISTS', sk) == 1 then
+    redis.call('HSET', sk, 'inflight', '')
+    reschedule(sk, stem)
     if needs_more(sk, lookahead) then table.insert(out, stem) end
   end
 end
@@ -223,7 +273,7 @@ for i = 3, #ARGV do
       redis.call('HINCRBY', sk, 'missed', 1)
       if st == 'p' then
         redis.call('HINCRBY', sk, 'unsent', -1)
-        redis.call('ZREM', p .. 'due', rid)
+        reschedule(sk, stem)
       end
     end
     local ids = redis.call('HMGET', sk, 'patient', 'id')
@@ -271,7 +321,7 @@ redis.call('HSET', KEYS[1], 'o' .. n, rec)
 local done = redis.call('HINCRBY', KEYS[1], 'done', 1)
 if st == 'p' then
   redis.call('HINCRBY', KEYS[1], 'unsent', -1)
-  redis.call('ZREM', p .. 'due', rid)
+  reschedule(KEYS[1], stem)
 end
 redis.call('ZREM', p .. 'grace', rid)
 redis.call('ZADD', p .. 'checkins', now * 1000, rid)
@@ -306,16 +356,17 @@ for _, t in ipairs(cjson.decode(ARGV[2])) do
   if ok then
     for n = t.from, t.expect_next - 1 do
       redis.call('HDEL', sk, 'o' .. n)
-      redis.call('ZREM', p .. 'due', reminder_id(t.stem, n))
     end
     local added = 0
     for _, o in ipairs(t.occurrences) do
       redis.call('HSET', sk, 'o' .. o.n, o.record)
-      redis.call('ZADD', p .. 'due', o.score, reminder_id(t.stem, o.n))
       added = added + 1
     end
     redis.call('HINCRBY', sk, 'unsent', added - (t.expect_next - t.from))
     redis.call('HSET', sk, 'next', t.next, 'last_due', t.last_due)
+    local first = tonumber(redis.call('HGET', sk, 'first_unsent') or '0')
+    if first > t.from then redis.call('HSET', sk, 'first_unsent', t.from) end
+    reschedule(sk, t.stem)
     changed = changed + 1
   end
 end

@@ -8,6 +8,8 @@ use redis::{AsyncCommands, Value};
 use serde::Serialize;
 use uuid::Uuid;
 
+use hospital_crypto::SealedEnvelope;
+
 use super::keys::Queue;
 use super::{Store, StoreError, EVENT_TTL_SECS};
 use crate::domain::{OccurrenceRecord, ReminderId, StepStem};
@@ -34,7 +36,7 @@ pub struct Replacement {
 pub struct NewChecklistItem {
     pub stem: String,
     pub id: String,
-    /// `{"title": envelope, "source": envelope}`.
+    /// [`sealed_text`].
     pub text: String,
 }
 
@@ -90,28 +92,36 @@ pub enum ReplaceOutcome {
     StepIdReused,
 }
 
-/// A reminder the dispatcher claimed and the deliver script handled.
+/// A reminder sent to its patient's feed by a claim: publish `reminder.due`, then
+/// acknowledge its step.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    /// Sent to the feed (now or by an earlier claim): publish `reminder.due`.
-    Send {
-        reminder_id: String,
-        patient_id: String,
-        step_id: String,
-        due: i64,
-        /// `{"title": envelope, "source": envelope}`, empty if missing.
-        text: String,
-    },
-    /// Nothing to send (checked in early, cancelled, gone): acknowledge only.
-    Skip { reminder_id: String },
+pub struct Sent {
+    pub stem: String,
+    pub reminder_id: String,
+    pub patient_id: String,
+    pub step_id: String,
+    pub due: i64,
+    /// The step's title as the event sealed it (envelope JSON; empty if missing).
+    pub title: String,
 }
 
-impl Delivery {
-    pub fn reminder_id(&self) -> &str {
-        match self {
-            Delivery::Send { reminder_id, .. } | Delivery::Skip { reminder_id } => reminder_id,
-        }
-    }
+/// How a step's sealed title and source are kept (`<prefix>text:<stem>`): the two envelopes'
+/// JSON on two lines, so the dispatcher reads the title without parsing JSON in Redis.
+pub fn sealed_text(title: &SealedEnvelope, source: &SealedEnvelope) -> String {
+    format!(
+        "{}\n{}",
+        serde_json::to_string(title).unwrap_or_default(),
+        serde_json::to_string(source).unwrap_or_default()
+    )
+}
+
+/// The title and source envelopes of a stored [`sealed_text`].
+pub fn parse_sealed_text(text: &str) -> Option<(SealedEnvelope, SealedEnvelope)> {
+    let (title, source) = text.split_once('\n')?;
+    Some((
+        serde_json::from_str(title).ok()?,
+        serde_json::from_str(source).ok()?,
+    ))
 }
 
 /// A claimed grace period that ended.
@@ -237,47 +247,50 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Sends claimed reminders to their patients' feeds (once each).
-    pub async fn deliver(
+    /// Claims the plan steps due at `now_ms` (up to `batch`), leasing them for `lease_ms`,
+    /// and sends their due reminders to the feeds (once each).
+    pub async fn claim_and_send(
         &self,
-        reminder_ids: &[String],
+        now_ms: i64,
+        lease_ms: i64,
+        batch: usize,
         feed_max_len: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
+    ) -> Result<Vec<Sent>, StoreError> {
         let mut connection = self.connection.clone();
         let reply: Value = self
             .scripts
-            .deliver
+            .claim_and_send
             .arg(self.keys.prefix())
+            .arg(now_ms)
+            .arg(lease_ms)
+            .arg(batch)
             .arg(feed_max_len)
-            .arg(reminder_ids)
             .invoke_async(&mut connection)
             .await?;
         rows(reply)
             .into_iter()
             .map(|row| match row.as_slice() {
-                [id] => Ok(Delivery::Skip {
-                    reminder_id: id.clone(),
-                }),
-                [id, patient, step, due, _grace, text] => Ok(Delivery::Send {
+                [stem, id, patient, step, due, title] => Ok(Sent {
+                    stem: stem.clone(),
                     reminder_id: id.clone(),
                     patient_id: patient.clone(),
                     step_id: step.clone(),
-                    due: due.parse().map_err(|_| malformed("deliver due"))?,
-                    text: text.clone(),
+                    due: due.parse().map_err(|_| malformed("claim_and_send due"))?,
+                    title: title.clone(),
                 }),
-                _ => Err(malformed("deliver")),
+                _ => Err(malformed("claim_and_send")),
             })
             .collect()
     }
 
-    /// Acknowledges published reminders; returns the stems of steps that need more
-    /// occurrences.
+    /// Acknowledges steps whose sent reminders are all published; returns the stems of
+    /// steps that need more occurrences.
     pub async fn acknowledge_sent(
         &self,
-        reminder_ids: &[String],
+        stems: &[String],
         lookahead: u32,
     ) -> Result<Vec<String>, StoreError> {
-        if reminder_ids.is_empty() {
+        if stems.is_empty() {
             return Ok(Vec::new());
         }
         let mut connection = self.connection.clone();
@@ -286,7 +299,7 @@ impl Store {
             .acknowledge_sent
             .arg(self.keys.prefix())
             .arg(lookahead)
-            .arg(reminder_ids)
+            .arg(stems)
             .invoke_async(&mut connection)
             .await?;
         Ok(stems)

@@ -197,15 +197,20 @@ async fn redis_killed_and_restarted_keeps_every_schedule_and_pending_reminder() 
     let mut connection = redis(&server.url()).await;
     let pending = due_count(&mut connection, &prefix).await;
     drop(connection);
-    // Every pending occurrence of every step is in the due set, and nothing else.
+    // Every plan step with a pending occurrence is in the due set (one member a step), and
+    // nothing else.
+    let steps_pending: usize = before
+        .iter()
+        .filter(|(k, v)| k.starts_with(&format!("{prefix}step:")) && v.contains("|p|"))
+        .count();
     let pending_records: usize = before
         .iter()
         .filter(|(k, _)| k.starts_with(&format!("{prefix}step:")))
         .map(|(_, v)| v.matches("|p|").count())
         .sum();
-    assert_eq!(pending, pending_records, "{before:#?}");
+    assert_eq!(pending, steps_pending, "{before:#?}");
     assert!(
-        pending > 200,
+        pending_records > 200,
         "the event's steps added no reminders: {before:#?}"
     );
     assert!(before.contains_key(&format!("{prefix}steps:{patient}")));

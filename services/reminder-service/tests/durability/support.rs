@@ -138,7 +138,7 @@ pub async fn seed(
                 &step_source_binding(step_id, patient),
             )
             .unwrap();
-        let text = serde_json::json!({"title": title, "source": source}).to_string();
+        let text = hospital_reminder_service::store::sealed_text(&title, &source);
         // The record keeps seconds; the score keeps the milliseconds, so the burst is
         // spread over the window as it would be by many steps due in the same second.
         let occurrences: Vec<NewOccurrence> = (0..per_patient)
