@@ -20,29 +20,37 @@ local function parse(rec)
   if not rec then return nil end
   return string.match(rec, '^(%d+)|(%d+)|(%a)|(%d*)$')
 end
+-- The first pending occurrence of step `sk` at index `n` or later (before `last`): its
+-- index and due instant (ms), or `last` and nil. Reads three records a call.
+local function first_pending(sk, n, last)
+  while n < last do
+    local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
+    for i = 1, 3 do
+      if n >= last then break end
+      local due, _, st = parse(recs[i])
+      if st == 'p' then return n, tonumber(due) * 1000 end
+      n = n + 1
+    end
+  end
+  return last, nil
+end
+-- Puts step `stem` in `due` at `score`, or takes it out when nil.
+local function place(stem, score)
+  if score then
+    redis.call('ZADD', p .. 'due', score, stem)
+  else
+    redis.call('ZREM', p .. 'due', stem)
+  end
+end
 -- Puts plan step `stem` in `due` at its first unsent occurrence (ms), or takes it out when
 -- it has none. A step with reminders sent but not acknowledged is left where it is: the
 -- dispatcher holding it acknowledges (and reschedules) it, or its lease runs out and it
 -- is claimed again.
 local function reschedule(sk, stem)
   local f = redis.call('HMGET', sk, 'first_unsent', 'next', 'inflight')
-  local n, last = tonumber(f[1] or '0'), tonumber(f[2] or '0')
-  local score = nil
-  while n < last do
-    local due, _, st = parse(redis.call('HGET', sk, 'o' .. n))
-    if st == 'p' then
-      score = tonumber(due) * 1000
-      break
-    end
-    n = n + 1
-  end
+  local n, score = first_pending(sk, tonumber(f[1] or '0'), tonumber(f[2] or '0'))
   redis.call('HSET', sk, 'first_unsent', n)
-  if (f[3] or '') ~= '' then return end
-  if score then
-    redis.call('ZADD', p .. 'due', score, stem)
-  else
-    redis.call('ZREM', p .. 'due', stem)
-  end
+  if (f[3] or '') == '' then place(stem, score) end
 end
 ";
 
@@ -166,13 +174,13 @@ local stems = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', now_ms, 'LIMIT', 0
 local out = {}
 for _, stem in ipairs(stems) do
   local sk = p .. 'step:' .. stem
-  local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight')
+  local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent')
   if not f[2] then
     redis.call('ZREM', p .. 'due', stem)
   else
     redis.call('ZADD', p .. 'due', 'XX', now_ms + lease, stem)
     local patient, step_id, title = f[1], f[2], nil
-    local inflight = {}
+    local inflight, writes, unsent = {}, {}, tonumber(f[7] or '0')
     local function send(n, due)
       if not title then
         title = string.match(redis.call('GET', p .. 'text:' .. stem) or '', '^[^\n]*')
@@ -185,24 +193,36 @@ for _, stem in ipairs(stems) do
       if st == 's' then send(tonumber(n), due) end
     end
     local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
-    while n < last do
-      local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
-      if st == 'p' then
-        if tonumber(due) * 1000 > now_ms then break end
-        redis.call('HINCRBY', sk, 'unsent', -1)
-        if f[3] == 'cancelled' then
-          -- Replacement cancels these; one it missed is cancelled here rather than sent.
-          redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|c|')
-        else
-          redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|s|')
-          redis.call('XADD', p .. 'feed:' .. patient, 'MAXLEN', '~', ARGV[5], '*',
-            'reminder_id', reminder_id(stem, n), 'step_id', step_id, 'due_at', due)
-          send(n, due)
+    local stop = false
+    while n < last and not stop do
+      -- Three records a read: usually the one due now and the next, not due yet.
+      local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
+      for i = 1, 3 do
+        if n >= last then break end
+        local due, grace, st = parse(recs[i])
+        if st == 'p' then
+          if tonumber(due) * 1000 > now_ms then
+            stop = true
+            break
+          end
+          unsent = unsent - 1
+          if f[3] == 'cancelled' then
+            -- Replacement cancels these; one it missed is cancelled here rather than sent.
+            table.insert(writes, 'o' .. n)
+            table.insert(writes, due .. '|' .. grace .. '|c|')
+          else
+            table.insert(writes, 'o' .. n)
+            table.insert(writes, due .. '|' .. grace .. '|s|')
+            redis.call('XADD', p .. 'feed:' .. patient, 'MAXLEN', '~', ARGV[5], '*',
+              'reminder_id', reminder_id(stem, n), 'step_id', step_id, 'due_at', due)
+            send(n, due)
+          end
         end
+        n = n + 1
       end
-      n = n + 1
     end
-    redis.call('HSET', sk, 'first_unsent', n, 'inflight', table.concat(inflight, ' '))
+    redis.call('HSET', sk, 'first_unsent', n, 'inflight', table.concat(inflight, ' '),
+      'unsent', unsent, unpack(writes))
     if #inflight == 0 then reschedule(sk, stem) end
   end
 end
@@ -227,29 +247,35 @@ end
 /// and each step goes back into `due` at its next unsent occurrence. Returns the stems of
 /// the steps that need more occurrences (`ARGV[2]`: how many unsent to keep).
 pub fn acknowledge_sent() -> String {
-    with_common(&format!(
-        "{NEEDS_MORE}{}",
+    with_common(
         r"
 local lookahead = tonumber(ARGV[2])
 local out = {}
 for i = 3, #ARGV do
   local stem = ARGV[i]
   local sk = p .. 'step:' .. stem
-  for n in string.gmatch(redis.call('HGET', sk, 'inflight') or '', '%d+') do
-    local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
-    if st == 's' then
-      redis.call('ZADD', p .. 'grace', (tonumber(due) + tonumber(grace)) * 1000, reminder_id(stem, tonumber(n)))
+  local f = redis.call('HMGET', sk, 'status', 'inflight', 'first_unsent', 'next', 'unsent', 'count', 'missed')
+  if f[1] then
+    for n in string.gmatch(f[2] or '', '%d+') do
+      local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+      if st == 's' then
+        redis.call('ZADD', p .. 'grace', (tonumber(due) + tonumber(grace)) * 1000, reminder_id(stem, tonumber(n)))
+      end
     end
-  end
-  if redis.call('EXISTS', sk) == 1 then
-    redis.call('HSET', sk, 'inflight', '')
-    reschedule(sk, stem)
-    if needs_more(sk, lookahead) then table.insert(out, stem) end
+    local next = tonumber(f[4] or '0')
+    local first, score = first_pending(sk, tonumber(f[3] or '0'), next)
+    redis.call('HSET', sk, 'inflight', '', 'first_unsent', first)
+    place(stem, score)
+    -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
+    if f[1] == 'active' and tonumber(f[5] or '0') < lookahead
+       and (f[6] == nil or f[6] == '' or next < tonumber(f[6]) + tonumber(f[7] or '0')) then
+      table.insert(out, stem)
+    end
   end
 end
 return out
-"
-    ))
+",
+    )
 }
 
 /// Ends the grace period of claimed reminders (`ARGV[3..]`) not checked in: they become
