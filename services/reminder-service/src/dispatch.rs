@@ -147,6 +147,13 @@ impl Dispatcher {
         }
     }
 
+    /// The same dispatcher publishing through `publisher`.
+    #[must_use]
+    pub fn with_publisher(mut self, publisher: Arc<Publisher>) -> Self {
+        self.publisher = publisher;
+        self
+    }
+
     fn lease_ms(&self) -> i64 {
         i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX)
     }
@@ -166,6 +173,7 @@ impl Dispatcher {
 
     /// Sends what is due at `now_ms`; returns how many reminders it sent.
     pub async fn send_due(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let started = std::time::Instant::now();
         let sent = self
             .store
             .claim_and_send(
@@ -178,6 +186,7 @@ impl Dispatcher {
         if sent.is_empty() {
             return Ok(0);
         }
+        let claimed = started.elapsed();
         let published = join_all(sent.iter().map(|reminder| async move {
             let Ok(title) = serde_json::from_str::<SealedEnvelope>(&reminder.title) else {
                 tracing::error!(
@@ -201,6 +210,7 @@ impl Dispatcher {
             .await
         }))
         .await;
+        let confirmed = started.elapsed();
         // A step is acknowledged only when every reminder it sent is published; the others
         // stay leased and are published again after the lease.
         let mut failed: HashSet<&str> = HashSet::new();
@@ -222,6 +232,13 @@ impl Dispatcher {
             .acknowledge_sent(&stems, self.planner.policy().lookahead)
             .await?;
         self.planner.top_up(&more).await?;
+        tracing::debug!(
+            sent = sent.len(),
+            claim_ms = claimed.as_millis(),
+            publish_ms = (confirmed - claimed).as_millis(),
+            acknowledge_ms = (started.elapsed() - confirmed).as_millis(),
+            "dispatched a batch"
+        );
         Ok(sent.len())
     }
 

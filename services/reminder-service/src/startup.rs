@@ -109,6 +109,7 @@ pub struct Application {
     consumers: Vec<ConsumerTask>,
     dispatchers: Vec<JoinHandle<()>>,
     publisher: Arc<Publisher>,
+    dispatch_publishers: Vec<Arc<Publisher>>,
     store: Store,
     dispatcher: Dispatcher,
 }
@@ -259,8 +260,20 @@ impl Application {
             wake.clone(),
             dispatch_metrics,
         );
+        // Each dispatcher publishes on a connection of its own: the broker serves a channel
+        // from one process, so one shared channel caps every dispatcher together.
+        let mut dispatch_publishers = Vec::with_capacity(reminders.dispatchers);
         let mut dispatchers: Vec<JoinHandle<()>> = (0..reminders.dispatchers)
-            .map(|_| tokio::spawn(dispatcher.clone().run(shutdown.clone())))
+            .map(|_| {
+                let publisher = Arc::new(Publisher::new(broker.clone()));
+                dispatch_publishers.push(Arc::clone(&publisher));
+                tokio::spawn(
+                    dispatcher
+                        .clone()
+                        .with_publisher(publisher)
+                        .run(shutdown.clone()),
+                )
+            })
             .collect();
         dispatchers.push(tokio::spawn(wake.clone().listen(shutdown.clone())));
 
@@ -271,6 +284,7 @@ impl Application {
             consumers,
             dispatchers,
             publisher,
+            dispatch_publishers,
             store,
             dispatcher,
         })
@@ -315,6 +329,9 @@ impl Application {
             }
         }
         self.publisher.close().await;
+        for publisher in self.dispatch_publishers {
+            publisher.close().await;
+        }
         result
     }
 }
