@@ -235,8 +235,8 @@ impl Dispatcher {
         tracing::debug!(
             sent = sent.len(),
             claim_ms = claimed.as_millis(),
-            publish_ms = (confirmed - claimed).as_millis(),
-            acknowledge_ms = (started.elapsed() - confirmed).as_millis(),
+            publish_ms = confirmed.saturating_sub(claimed).as_millis(),
+            acknowledge_ms = started.elapsed().saturating_sub(confirmed).as_millis(),
             "dispatched a batch"
         );
         Ok(sent.len())
