@@ -11,8 +11,8 @@ use crate::support::{
     redis_url, seed, test_settings, Cleanup, ServiceProcess,
 };
 
-const PATIENTS: usize = 30;
-const PER_PATIENT: u32 = 100;
+const PATIENTS: usize = 300;
+const PER_PATIENT: u32 = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_killed_mid_burst_delivers_each_reminder_exactly_once_after_restart() {

@@ -11,8 +11,8 @@ use crate::support::{
     seed, test_settings, Cleanup,
 };
 
-const PATIENTS: usize = 20;
-const PER_PATIENT: u32 = 100;
+const PATIENTS: usize = 200;
+const PER_PATIENT: u32 = 10;
 
 /// `hospital_reminders_sent_total` on the replica's `/metrics`.
 async fn sent_by(port: u16) -> u64 {
