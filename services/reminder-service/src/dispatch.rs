@@ -221,15 +221,23 @@ impl Dispatcher {
                 failed.insert(&reminder.stem);
             }
         }
-        let mut stems: Vec<String> = sent
-            .iter()
-            .filter(|r| !failed.contains(r.stem.as_str()))
-            .map(|r| r.stem.clone())
-            .collect();
-        stems.dedup();
+        // (stem, occurrence indices) in claim order: a step's rows are consecutive.
+        let mut acknowledged: Vec<(String, String)> = Vec::new();
+        for reminder in sent.iter().filter(|r| !failed.contains(r.stem.as_str())) {
+            let n = Uuid::parse_str(&reminder.reminder_id)
+                .map(|id| ReminderId::from_uuid(id).n)
+                .unwrap_or_default();
+            match acknowledged.last_mut() {
+                Some((stem, indices)) if *stem == reminder.stem => {
+                    indices.push(' ');
+                    indices.push_str(&n.to_string());
+                }
+                _ => acknowledged.push((reminder.stem.clone(), n.to_string())),
+            }
+        }
         let more = self
             .store
-            .acknowledge_sent(&stems, self.planner.policy().lookahead)
+            .acknowledge_sent(&acknowledged, self.planner.policy().lookahead)
             .await?;
         self.planner.top_up(&more).await?;
         tracing::debug!(

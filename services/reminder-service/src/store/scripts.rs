@@ -242,34 +242,47 @@ local function needs_more(sk, lookahead)
 end
 ";
 
-/// Acknowledges the steps (`ARGV[3..]`) whose sent reminders are all published: those
-/// reminders wait in `grace` until their grace period ends (unless checked in meanwhile),
-/// and each step goes back into `due` at its next unsent occurrence. Returns the stems of
-/// the steps that need more occurrences (`ARGV[2]`: how many unsent to keep).
+/// Acknowledges published reminders: `ARGV[3..]` are pairs of a step stem and the
+/// occurrences of it that were published (space-separated), every one its claim sent. Those
+/// reminders wait in `grace` until their grace period ends (unless checked in meanwhile) and
+/// leave the step's `inflight`; once nothing of the step is in flight, it goes back into
+/// `due` at its next unsent occurrence. (Only the acknowledged occurrences leave `inflight`:
+/// if this claim's lease ran out and another dispatcher claimed the step meanwhile, what that
+/// one sent stays in flight for it.) Returns the stems of the steps that need more
+/// occurrences (`ARGV[2]`: how many unsent to keep).
 pub fn acknowledge_sent() -> String {
     with_common(
         r"
 local lookahead = tonumber(ARGV[2])
 local out = {}
-for i = 3, #ARGV do
-  local stem = ARGV[i]
+for i = 3, #ARGV, 2 do
+  local stem, acked = ARGV[i], {}
   local sk = p .. 'step:' .. stem
   local f = redis.call('HMGET', sk, 'status', 'inflight', 'first_unsent', 'next', 'unsent', 'count', 'missed')
   if f[1] then
-    for n in string.gmatch(f[2] or '', '%d+') do
+    for n in string.gmatch(ARGV[i + 1] or '', '%d+') do
+      acked[n] = true
       local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
       if st == 's' then
         redis.call('ZADD', p .. 'grace', (tonumber(due) + tonumber(grace)) * 1000, reminder_id(stem, tonumber(n)))
       end
     end
-    local next = tonumber(f[4] or '0')
-    local first, score = first_pending(sk, tonumber(f[3] or '0'), next)
-    redis.call('HSET', sk, 'inflight', '', 'first_unsent', first)
-    place(stem, score)
-    -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
-    if f[1] == 'active' and tonumber(f[5] or '0') < lookahead
-       and (f[6] == nil or f[6] == '' or next < tonumber(f[6]) + tonumber(f[7] or '0')) then
-      table.insert(out, stem)
+    local left = {}
+    for n in string.gmatch(f[2] or '', '%d+') do
+      if not acked[n] then table.insert(left, n) end
+    end
+    if #left > 0 then
+      redis.call('HSET', sk, 'inflight', table.concat(left, ' '))
+    else
+      local next = tonumber(f[4] or '0')
+      local first, score = first_pending(sk, tonumber(f[3] or '0'), next)
+      redis.call('HSET', sk, 'inflight', '', 'first_unsent', first)
+      place(stem, score)
+      -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
+      if f[1] == 'active' and tonumber(f[5] or '0') < lookahead
+         and (f[6] == nil or f[6] == '' or next < tonumber(f[6]) + tonumber(f[7] or '0')) then
+        table.insert(out, stem)
+      end
     end
   end
 end

@@ -283,14 +283,15 @@ impl Store {
             .collect()
     }
 
-    /// Acknowledges steps whose sent reminders are all published; returns the stems of
-    /// steps that need more occurrences.
+    /// Acknowledges published reminders, given as (step stem, the occurrence indices of it
+    /// published, space-separated) for steps whose sent reminders were all published;
+    /// returns the stems of steps that need more occurrences.
     pub async fn acknowledge_sent(
         &self,
-        stems: &[String],
+        published: &[(String, String)],
         lookahead: u32,
     ) -> Result<Vec<String>, StoreError> {
-        if stems.is_empty() {
+        if published.is_empty() {
             return Ok(Vec::new());
         }
         let mut connection = self.connection.clone();
@@ -299,7 +300,7 @@ impl Store {
             .acknowledge_sent
             .arg(self.keys.prefix())
             .arg(lookahead)
-            .arg(stems)
+            .arg(published)
             .invoke_async(&mut connection)
             .await?;
         Ok(stems)
