@@ -111,7 +111,6 @@ pub struct Application {
     publisher: Arc<Publisher>,
     dispatch_publishers: Vec<Arc<Publisher>>,
     store: Store,
-    dispatcher: Dispatcher,
 }
 
 impl Application {
@@ -286,7 +285,6 @@ impl Application {
             publisher,
             dispatch_publishers,
             store,
-            dispatcher,
         })
     }
 
@@ -296,12 +294,6 @@ impl Application {
 
     pub fn store(&self) -> Store {
         self.store.clone()
-    }
-
-    /// A dispatcher like the ones this application runs (tests and benchmarks drive one
-    /// step by step).
-    pub fn dispatcher(&self) -> Dispatcher {
-        self.dispatcher.clone()
     }
 
     /// Cancelling this token stops the service gracefully.
