@@ -188,6 +188,16 @@ impl Dispatcher {
         }
         let claimed = started.elapsed();
         let published = join_all(sent.iter().map(|reminder| async move {
+            if reminder.missed {
+                let event = ReminderMissed {
+                    reminder_id: uuid(&reminder.reminder_id),
+                    patient_id: uuid(&reminder.patient_id),
+                    step_id: uuid(&reminder.step_id),
+                    due_at: utc(reminder.due),
+                };
+                let id = event_id(ReminderMissed::TYPE, &reminder.reminder_id);
+                return self.publish(id, event, utc(now_ms / 1000)).await;
+            }
             let Ok(title) = serde_json::from_str::<SealedEnvelope>(&reminder.title) else {
                 tracing::error!(
                     reminder_id = reminder.reminder_id,
@@ -215,7 +225,9 @@ impl Dispatcher {
         // stay leased and are published again after the lease.
         let mut failed: HashSet<&str> = HashSet::new();
         for (reminder, ok) in sent.iter().zip(&published) {
-            if *ok {
+            if *ok && reminder.missed {
+                self.metrics.missed(1);
+            } else if *ok {
                 self.metrics.sent(now_ms - reminder.due * 1000);
             } else {
                 failed.insert(&reminder.stem);

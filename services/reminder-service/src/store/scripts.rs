@@ -164,8 +164,10 @@ return members
 /// entries) and is noted in the step's `inflight` until acknowledged. Occurrences an
 /// earlier claim sent but did not acknowledge (it crashed, or its publication failed) are
 /// returned again, not appended again, so a feed never holds one twice. A step with nothing
-/// to publish is rescheduled at once. Returns per reminder to publish
-/// `{stem, id, patient, step id, due, sealed title}`.
+/// to publish is rescheduled at once. An occurrence whose grace period ended before it
+/// could be sent (the dispatchers were down) is marked missed instead, and announced as
+/// such. Returns per reminder to publish `{kind, stem, id, patient, step id, due, sealed
+/// title}`, `kind` `due` or `missed` (no title).
 pub fn claim_and_send() -> String {
     with_common(
         r"
@@ -174,23 +176,25 @@ local stems = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', now_ms, 'LIMIT', 0
 local out = {}
 for _, stem in ipairs(stems) do
   local sk = p .. 'step:' .. stem
-  local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent')
+  local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed')
   if not f[2] then
     redis.call('ZREM', p .. 'due', stem)
   else
     redis.call('ZADD', p .. 'due', 'XX', now_ms + lease, stem)
     local patient, step_id, title = f[1], f[2], nil
     local inflight, writes, unsent = {}, {}, tonumber(f[7] or '0')
-    local function send(n, due)
-      if not title then
+    local missed = tonumber(f[8] or '0')
+    local function send(n, due, kind)
+      if not title and kind == 'due' then
         title = string.match(redis.call('GET', p .. 'text:' .. stem) or '', '^[^\n]*')
       end
       table.insert(inflight, n)
-      table.insert(out, {stem, reminder_id(stem, n), patient, step_id, due, title})
+      table.insert(out, {kind, stem, reminder_id(stem, n), patient, step_id, due, title or ''})
     end
     for n in string.gmatch(f[6] or '', '%d+') do
       local due, _, st = parse(redis.call('HGET', sk, 'o' .. n))
-      if st == 's' then send(tonumber(n), due) end
+      if st == 's' then send(tonumber(n), due, 'due') end
+      if st == 'm' then send(tonumber(n), due, 'missed') end
     end
     local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
     local stop = false
@@ -210,19 +214,27 @@ for _, stem in ipairs(stems) do
             -- Replacement cancels these; one it missed is cancelled here rather than sent.
             table.insert(writes, 'o' .. n)
             table.insert(writes, due .. '|' .. grace .. '|c|')
+          elseif (tonumber(due) + tonumber(grace)) * 1000 < now_ms then
+            -- Its check-in window closed before it could be sent (the dispatchers were
+            -- down): missed, not sent; the patient is not told of a dose they can no
+            -- longer check in.
+            missed = missed + 1
+            table.insert(writes, 'o' .. n)
+            table.insert(writes, due .. '|' .. grace .. '|m|')
+            send(n, due, 'missed')
           else
             table.insert(writes, 'o' .. n)
             table.insert(writes, due .. '|' .. grace .. '|s|')
             redis.call('XADD', p .. 'feed:' .. patient, 'MAXLEN', '~', ARGV[5], '*',
               'reminder_id', reminder_id(stem, n), 'step_id', step_id, 'due_at', due)
-            send(n, due)
+            send(n, due, 'due')
           end
         end
         n = n + 1
       end
     end
     redis.call('HSET', sk, 'first_unsent', n, 'inflight', table.concat(inflight, ' '),
-      'unsent', unsent, unpack(writes))
+      'unsent', unsent, 'missed', missed, unpack(writes))
     if #inflight == 0 then reschedule(sk, stem) end
   end
 end

@@ -92,10 +92,12 @@ pub enum ReplaceOutcome {
     StepIdReused,
 }
 
-/// A reminder sent to its patient's feed by a claim: publish `reminder.due`, then
-/// acknowledge its step.
+/// A reminder sent to its patient's feed by a claim (or missed before it could be): publish
+/// `reminder.due` (or `reminder.missed`), then acknowledge its step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
+    /// Its grace period ended before it could be sent: publish `reminder.missed` instead.
+    pub missed: bool,
     pub stem: String,
     pub reminder_id: String,
     pub patient_id: String,
@@ -270,7 +272,8 @@ impl Store {
         rows(reply)
             .into_iter()
             .map(|row| match row.as_slice() {
-                [stem, id, patient, step, due, title] => Ok(Sent {
+                [kind, stem, id, patient, step, due, title] => Ok(Sent {
+                    missed: kind == "missed",
                     stem: stem.clone(),
                     reminder_id: id.clone(),
                     patient_id: patient.clone(),

@@ -210,7 +210,13 @@ async fn check_in_is_open_only_within_the_grace_period_and_a_miss_extends_the_co
         .await;
     assert_eq!(response.status(), 200);
 
-    // The second passes its grace period unanswered: missed.
+    // The second is sent, then passes its grace period unanswered: missed.
+    app.set_time("2026-06-01T20:00:00Z");
+    app.wait_for_reminders(patient, "due", 1).await;
+    eventually(WITHIN, "the second reminder in the feed", || async {
+        (app.feed(patient).await.len() == 1).then_some(())
+    })
+    .await;
     app.set_time("2026-06-01T21:00:01Z");
     app.wait_for_reminders(patient, "missed", 1).await;
     let late = app
@@ -507,5 +513,51 @@ async fn a_time_zone_change_moves_wall_clock_reminders() {
         at("Use the inhaler", &after)[..2],
         ["2026-06-01T19:00:00Z", "2026-06-02T07:00:00Z"]
     );
+    app.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn a_reminder_whose_window_closed_before_it_went_out_is_missed_not_sent() {
+    let app = spawn_app_with_clock().await;
+    let patient = patient_with_steps(&app).await;
+    let first = app.reminders(patient, Some("upcoming")).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The dispatchers see the clock again only at 09:30: the 08:00 reminder's check-in
+    // window closed at 09:00.
+    app.set_time("2026-06-01T09:30:00Z");
+    let missed = app.wait_for_reminders(patient, "missed", 1).await;
+    assert_eq!(missed[0]["id"], first.as_str());
+    assert!(
+        app.feed(patient).await.is_empty(),
+        "not sent to the patient"
+    );
+    let events = eventually(WITHIN, "reminder.missed", || async {
+        let messages = app.published.drain().await;
+        messages
+            .iter()
+            .any(|(k, _)| k == "reminder.missed.v1")
+            .then_some(messages)
+    })
+    .await;
+    assert!(events.iter().all(|(k, _)| k != "reminder.due.v1"));
+    // The course gained its extra occurrence, and the next reminders still go out.
+    let (_, adherence) = app
+        .json_as(
+            &format!("/patients/{patient}/adherence"),
+            patient,
+            Role::Patient,
+        )
+        .await;
+    assert_eq!(adherence["plan"][0]["missed"], 1);
+    assert_eq!(adherence["plan"][0]["remaining"], 4);
+    app.wait_for_reminders(patient, "upcoming", 3).await;
+    app.set_time("2026-06-01T20:00:00Z");
+    eventually(WITHIN, "the 20:00 reminder in the feed", || async {
+        (app.feed(patient).await.len() == 1).then_some(())
+    })
+    .await;
     app.stop_and_clean().await;
 }
