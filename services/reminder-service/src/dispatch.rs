@@ -341,14 +341,12 @@ impl Dispatcher {
         if claimed.is_empty() {
             return Ok(0);
         }
-        let mut records = Vec::with_capacity(claimed.len());
-        for member in &claimed {
-            let record = match Uuid::parse_str(member) {
-                Ok(id) => self.store.reminder(ReminderId::from_uuid(id)).await?,
-                Err(_) => None,
-            };
-            records.push(record);
-        }
+        // A member that is not a reminder id is dropped (acknowledged without an event).
+        let ids: Vec<ReminderId> = claimed
+            .iter()
+            .map(|m| ReminderId::from_uuid(Uuid::parse_str(m).unwrap_or_default()))
+            .collect();
+        let records = self.store.reminders(&ids).await?;
         let published = join_all(
             claimed
                 .iter()

@@ -533,25 +533,35 @@ impl Store {
         Ok(texts)
     }
 
-    /// One occurrence record and its step's patient and id.
-    pub async fn reminder(
+    /// Occurrence records with their step's patient and id (`None` for one that is gone),
+    /// in one round trip.
+    pub async fn reminders(
         &self,
-        id: ReminderId,
-    ) -> Result<Option<(OccurrenceRecord, String, String)>, StoreError> {
+        ids: &[ReminderId],
+    ) -> Result<Vec<Option<(OccurrenceRecord, String, String)>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.step(id.stem))
+                .arg(format!("o{}", id.n))
+                .arg("patient")
+                .arg("id");
+        }
         let mut connection = self.connection.clone();
-        let fields: (Option<String>, Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.keys.step(id.stem))
-            .arg(format!("o{}", id.n))
-            .arg("patient")
-            .arg("id")
-            .query_async(&mut connection)
-            .await?;
-        Ok(match fields {
-            (Some(record), Some(patient), Some(step)) => {
-                record.parse().ok().map(|record| (record, patient, step))
-            }
-            _ => None,
-        })
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+            pipe.query_async(&mut connection).await?;
+        Ok(rows
+            .into_iter()
+            .map(|fields| match fields {
+                (Some(record), Some(patient), Some(step)) => {
+                    record.parse().ok().map(|record| (record, patient, step))
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     /// A dedicated connection, for commands that block (`XREAD BLOCK` of the live feed)
