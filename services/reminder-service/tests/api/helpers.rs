@@ -9,8 +9,8 @@ use hospital_events::contracts::{
     step_source_binding, step_title_binding, ChecklistStep, Extractor, PlanStep,
 };
 use hospital_events::{
-    AssignmentChanged, BrokerConfig, Envelope, Event, EventConsumer, Message, Publisher, QueueSpec,
-    StepsExtracted, UserRegistered,
+    declare_exchange, declare_queue, AssignmentChanged, BrokerConfig, Envelope, Event,
+    EventConsumer, Message, Publisher, QueueSpec, StepsExtracted, UserRegistered,
 };
 use hospital_platform::token::{AccessClaims, Role, ALGORITHM, ISSUER};
 use hospital_reminder_service::clock::{Clock, ManualClock};
@@ -81,37 +81,9 @@ impl PublishedQueue {
             .await
             .unwrap();
         let channel = connection.create_channel().await.unwrap();
-        channel
-            .exchange_declare(
-                settings.events.exchange.as_str().into(),
-                lapin::ExchangeKind::Topic,
-                lapin::options::ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        channel
-            .queue_declare(
-                name.as_str().into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        channel
-            .queue_bind(
-                name.as_str().into(),
-                settings.events.exchange.as_str().into(),
-                "#".into(),
-                lapin::options::QueueBindOptions::default(),
-                FieldTable::default(),
-            )
+        let exchange = &settings.events.exchange;
+        declare_exchange(&channel, exchange).await.unwrap();
+        declare_queue(&channel, exchange, &QueueSpec::new(name.clone(), ["#"]))
             .await
             .unwrap();
         let _ = connection.close(200, "done".into()).await;

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use hospital_crypto::Keyring;
 use hospital_events::contracts::{step_source_binding, step_title_binding};
-use hospital_events::{Event, EventConsumer, Message, ReminderDue};
+use hospital_events::{
+    declare_exchange, declare_queue, Event, EventConsumer, Message, QueueSpec, ReminderDue,
+};
 use hospital_reminder_service::domain::{OccurrenceRecord, StepStem};
 use hospital_reminder_service::planner::{reminder_id, sortable_instant};
 use hospital_reminder_service::startup::consumer_configs;
@@ -18,12 +20,8 @@ use hospital_reminder_service::store::{
 };
 use hospital_reminder_service::Settings;
 use hospital_test_support::{amqp_url, unique_name};
-use lapin::options::{
-    BasicGetOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::{Connection, ConnectionProperties};
 use uuid::Uuid;
 
 /// The grace period of seeded reminders: far longer than any test, so none is missed.
@@ -291,39 +289,15 @@ impl ObservedEvents {
             .await
             .unwrap();
         let channel = connection.create_channel().await.unwrap();
-        channel
-            .exchange_declare(
-                settings.events.exchange.as_str().into(),
-                ExchangeKind::Topic,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        channel
-            .queue_declare(
-                queue.as_str().into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                settings.events.exchange.as_str().into(),
-                ReminderDue::ROUTING_KEY.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
+        let exchange = &settings.events.exchange;
+        declare_exchange(&channel, exchange).await.unwrap();
+        declare_queue(
+            &channel,
+            exchange,
+            &QueueSpec::new(queue.clone(), [ReminderDue::ROUTING_KEY]),
+        )
+        .await
+        .unwrap();
         let _ = connection.close(200, "done".into()).await;
         Self {
             queue,
