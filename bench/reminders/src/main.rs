@@ -365,6 +365,34 @@ async fn seed(store: &Store, keyring: &Keyring, plan: &Plan, concurrency: usize)
 
 // ---- consuming --------------------------------------------------------------------------
 
+/// Declares `queue` bound to `exchange` for `reminder.due` (on `declare`) and consumes it
+/// without acknowledgements (on `consume`).
+async fn due_consumer(
+    declare: &lapin::Channel,
+    consume: &lapin::Channel,
+    exchange: &str,
+    queue: &str,
+) -> Result<lapin::Consumer> {
+    declare_exchange(declare, exchange).await?;
+    declare_queue(
+        declare,
+        exchange,
+        &QueueSpec::new(queue, [ReminderDue::ROUTING_KEY]),
+    )
+    .await?;
+    Ok(consume
+        .basic_consume(
+            queue.into(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?)
+}
+
 #[derive(Deserialize)]
 struct Body {
     data: BodyData,
@@ -470,25 +498,8 @@ async fn broker_only(args: &Args) -> Result<()> {
     let queue = format!("bench-broker-{stamp}.reminder.due");
     let amqp = Connection::connect(&args.amqp_url, ConnectionProperties::default()).await?;
     let channel = amqp.create_channel().await?;
-    declare_exchange(&channel, &exchange).await?;
-    declare_queue(
-        &channel,
-        &exchange,
-        &QueueSpec::new(queue.clone(), [ReminderDue::ROUTING_KEY]),
-    )
-    .await?;
     let consume_channel = amqp.create_channel().await?;
-    let mut consumer = consume_channel
-        .basic_consume(
-            queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..BasicConsumeOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
+    let mut consumer = due_consumer(&channel, &consume_channel, &exchange, &queue).await?;
     let publish_channel = amqp.create_channel().await?;
     publish_channel
         .confirm_select(ConfirmSelectOptions { nowait: false })
@@ -718,24 +729,7 @@ async fn run(args: Args) -> Result<()> {
     // The broker: our queue on the service's exchange, bound before the service starts.
     let amqp = Connection::connect(&args.amqp_url, ConnectionProperties::default()).await?;
     let channel = amqp.create_channel().await?;
-    declare_exchange(&channel, &exchange).await?;
-    declare_queue(
-        &channel,
-        &exchange,
-        &QueueSpec::new(bench_queue.clone(), [ReminderDue::ROUTING_KEY]),
-    )
-    .await?;
-    let mut consumer = channel
-        .basic_consume(
-            bench_queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..BasicConsumeOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
+    let mut consumer = due_consumer(&channel, &channel, &exchange, &bench_queue).await?;
 
     // The service.
     let log =
