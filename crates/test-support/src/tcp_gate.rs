@@ -1,7 +1,7 @@
 //! A TCP forwarder on a local port that a test can close and open, to play a
 //! dependency (a broker, a database) going away and coming back.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -61,7 +61,7 @@ impl TcpGate {
                 });
             }
         });
-        *self.open.lock().unwrap() = Some((accept, cut));
+        *self.open.lock().unwrap_or_else(PoisonError::into_inner) = Some((accept, cut));
     }
 
     /// Cuts every forwarded connection but keeps accepting new ones.
@@ -72,7 +72,11 @@ impl TcpGate {
 
     /// Stops listening and cuts every forwarded connection.
     pub async fn close(&self) {
-        let open = self.open.lock().unwrap().take();
+        let open = self
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some((accept, cut)) = open {
             cut.cancel();
             let _ = accept.await;
