@@ -42,14 +42,15 @@ local function place(stem, score)
     redis.call('ZREM', p .. 'due', stem)
   end
 end
--- Puts plan step `stem` in `due` at its first unsent occurrence (ms), or takes it out when
--- it has none. A step with reminders sent but not acknowledged is left where it is: the
--- dispatcher holding it acknowledges (and reschedules) it, or its lease runs out and it
--- is claimed again.
+-- Finds plan step `stem`'s first unsent occurrence again (`first_unsent`, and its instant in
+-- ms as `head`, empty when it has none) and puts the step in `due` at it, or takes it out.
+-- A step with reminders sent but not acknowledged is left where it is: the dispatcher
+-- holding it acknowledges it (and places it at `head`), or its lease runs out and it is
+-- claimed again.
 local function reschedule(sk, stem)
   local f = redis.call('HMGET', sk, 'first_unsent', 'next', 'inflight')
   local n, score = first_pending(sk, tonumber(f[1] or '0'), tonumber(f[2] or '0'))
-  redis.call('HSET', sk, 'first_unsent', n)
+  redis.call('HSET', sk, 'first_unsent', n, 'head', score or '')
   if (f[3] or '') == '' then place(stem, score) end
 end
 ";
@@ -127,7 +128,8 @@ for _, s in ipairs(r.plan) do
   redis.call('HSET', sk, 'id', s.id, 'patient', r.patient, 'note', r.note_id, 'kind', 'plan',
     'status', 'active', 'created_at', r.now, 'schedule', s.schedule, 'duration', s.duration,
     'start', s.start, 'count', s.count, 'missed', 0, 'done', 0, 'next', s.next,
-    'last_due', s.last_due, 'unsent', #s.occurrences, 'first_unsent', 0, 'inflight', '')
+    'last_due', s.last_due, 'unsent', #s.occurrences, 'first_unsent', 0, 'inflight', '',
+    'head', s.occurrences[1] and s.occurrences[1].score or '')
   for _, o in ipairs(s.occurrences) do
     redis.call('HSET', sk, 'o' .. o.n, o.record)
   end
@@ -161,81 +163,82 @@ return members
 /// Claims up to `ARGV[4]` plan steps of `due` whose score is at most `ARGV[2]` (now, ms),
 /// leasing each until `ARGV[2] + ARGV[3]`, and sends their occurrences due by then: each
 /// pending one becomes `s`ent, is appended to its patient's feed (capped near `ARGV[5]`
-/// entries) and is noted in the step's `inflight` until acknowledged. Occurrences an
-/// earlier claim sent but did not acknowledge (it crashed, or its publication failed) are
-/// returned again, not appended again, so a feed never holds one twice. A step with nothing
-/// to publish is rescheduled at once. An occurrence whose grace period ended before it
-/// could be sent (the dispatchers were down) is marked missed instead, and announced as
-/// such. Returns per reminder to publish `{kind, stem, id, patient, step id, due, sealed
-/// title}`, `kind` `due` or `missed` (no title).
+/// entries) and is noted in the step's `inflight` until acknowledged; `head` becomes the
+/// first occurrence not due yet, where the acknowledgement puts the step back in `due`.
+/// Occurrences an earlier claim sent but did not acknowledge (it crashed, or its publication
+/// failed) are returned again, not appended again, so a feed never holds one twice. A step
+/// with nothing to publish is rescheduled at once. An occurrence whose grace period ended
+/// before it could be sent (the dispatchers were down) is marked missed instead, and
+/// announced as such. Returns per reminder to publish `{kind, stem, id, patient, step id,
+/// due}`, `kind` `due` or `missed`; the caller reads the sealed titles (`text:` keys) itself,
+/// outside the script, where Redis spends no interpreter time on them.
 pub fn claim_and_send() -> String {
     with_common(
         r"
-local now_ms, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
-local stems = redis.call('ZRANGEBYSCORE', p .. 'due', '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[4]))
+local now_ms, lease, due_key = tonumber(ARGV[2]), tonumber(ARGV[3]), p .. 'due'
+local stems = redis.call('ZRANGEBYSCORE', due_key, '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[4]))
 local out = {}
 for _, stem in ipairs(stems) do
   local sk = p .. 'step:' .. stem
   local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed')
   if not f[2] then
-    redis.call('ZREM', p .. 'due', stem)
+    redis.call('ZREM', due_key, stem)
   else
-    redis.call('ZADD', p .. 'due', 'XX', now_ms + lease, stem)
-    local patient, step_id, title = f[1], f[2], nil
+    redis.call('ZADD', due_key, 'XX', now_ms + lease, stem)
+    local patient, step_id = f[1], f[2]
     local inflight, writes, unsent = {}, {}, tonumber(f[7] or '0')
     local missed = tonumber(f[8] or '0')
-    local function send(n, due, kind)
-      if not title and kind == 'due' then
-        title = string.match(redis.call('GET', p .. 'text:' .. stem) or '', '^[^\n]*')
-      end
-      table.insert(inflight, n)
-      table.insert(out, {kind, stem, reminder_id(stem, n), patient, step_id, due, title or ''})
-    end
     for n in string.gmatch(f[6] or '', '%d+') do
       local due, _, st = parse(redis.call('HGET', sk, 'o' .. n))
-      if st == 's' then send(tonumber(n), due, 'due') end
-      if st == 'm' then send(tonumber(n), due, 'missed') end
+      if st == 's' or st == 'm' then
+        inflight[#inflight + 1] = n
+        out[#out + 1] = {st == 's' and 'due' or 'missed', stem, reminder_id(stem, tonumber(n)), patient, step_id, due}
+      end
     end
-    local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
-    local stop = false
-    while n < last and not stop do
+    local n, last, head = tonumber(f[4] or '0'), tonumber(f[5] or '0'), nil
+    while n < last and not head do
       -- Three records a read: usually the one due now and the next, not due yet.
       local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
       for i = 1, 3 do
         if n >= last then break end
         local due, grace, st = parse(recs[i])
         if st == 'p' then
-          if tonumber(due) * 1000 > now_ms then
-            stop = true
+          local due_ms = tonumber(due) * 1000
+          if due_ms > now_ms then
+            head = due_ms
             break
           end
           unsent = unsent - 1
+          local key = 'o' .. n
           if f[3] == 'cancelled' then
             -- Replacement cancels these; one it missed is cancelled here rather than sent.
-            table.insert(writes, 'o' .. n)
-            table.insert(writes, due .. '|' .. grace .. '|c|')
+            writes[#writes + 1] = key
+            writes[#writes + 1] = due .. '|' .. grace .. '|c|'
           elseif (tonumber(due) + tonumber(grace)) * 1000 < now_ms then
             -- Its check-in window closed before it could be sent (the dispatchers were
             -- down): missed, not sent; the patient is not told of a dose they can no
             -- longer check in.
             missed = missed + 1
-            table.insert(writes, 'o' .. n)
-            table.insert(writes, due .. '|' .. grace .. '|m|')
-            send(n, due, 'missed')
+            writes[#writes + 1] = key
+            writes[#writes + 1] = due .. '|' .. grace .. '|m|'
+            inflight[#inflight + 1] = n
+            out[#out + 1] = {'missed', stem, reminder_id(stem, n), patient, step_id, due}
           else
-            table.insert(writes, 'o' .. n)
-            table.insert(writes, due .. '|' .. grace .. '|s|')
+            local id = reminder_id(stem, n)
+            writes[#writes + 1] = key
+            writes[#writes + 1] = due .. '|' .. grace .. '|s|'
             redis.call('XADD', p .. 'feed:' .. patient, 'MAXLEN', '~', ARGV[5], '*',
-              'reminder_id', reminder_id(stem, n), 'step_id', step_id, 'due_at', due)
-            send(n, due, 'due')
+              'reminder_id', id, 'step_id', step_id, 'due_at', due)
+            inflight[#inflight + 1] = n
+            out[#out + 1] = {'due', stem, id, patient, step_id, due}
           end
         end
         n = n + 1
       end
     end
-    redis.call('HSET', sk, 'first_unsent', n, 'inflight', table.concat(inflight, ' '),
-      'unsent', unsent, 'missed', missed, unpack(writes))
-    if #inflight == 0 then reschedule(sk, stem) end
+    redis.call('HSET', sk, 'first_unsent', n, 'head', head or '', 'inflight',
+      table.concat(inflight, ' '), 'unsent', unsent, 'missed', missed, unpack(writes))
+    if #inflight == 0 then place(stem, head) end
   end
 end
 return out
@@ -270,7 +273,7 @@ local out = {}
 for i = 3, #ARGV, 2 do
   local stem, acked = ARGV[i], {}
   local sk = p .. 'step:' .. stem
-  local f = redis.call('HMGET', sk, 'status', 'inflight', 'first_unsent', 'next', 'unsent', 'count', 'missed')
+  local f = redis.call('HMGET', sk, 'status', 'inflight', 'first_unsent', 'next', 'unsent', 'count', 'missed', 'head')
   if f[1] then
     for n in string.gmatch(ARGV[i + 1] or '', '%d+') do
       acked[n] = true
@@ -286,9 +289,16 @@ for i = 3, #ARGV, 2 do
     if #left > 0 then
       redis.call('HSET', sk, 'inflight', table.concat(left, ' '))
     else
-      local next = tonumber(f[4] or '0')
-      local first, score = first_pending(sk, tonumber(f[3] or '0'), next)
-      redis.call('HSET', sk, 'inflight', '', 'first_unsent', first)
+      local next, score = tonumber(f[4] or '0'), nil
+      if f[8] then
+        score = tonumber(f[8])
+        redis.call('HSET', sk, 'inflight', '')
+      else
+        -- Stored before steps kept `head`: look for it.
+        local first
+        first, score = first_pending(sk, tonumber(f[3] or '0'), next)
+        redis.call('HSET', sk, 'inflight', '', 'first_unsent', first, 'head', score or '')
+      end
       place(stem, score)
       -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
       if f[1] == 'active' and tonumber(f[5] or '0') < lookahead

@@ -269,21 +269,61 @@ impl Store {
             .arg(feed_max_len)
             .invoke_async(&mut connection)
             .await?;
-        rows(reply)
+        let mut sent = rows(reply)
             .into_iter()
             .map(|row| match row.as_slice() {
-                [kind, stem, id, patient, step, due, title] => Ok(Sent {
+                [kind, stem, id, patient, step, due] => Ok(Sent {
                     missed: kind == "missed",
                     stem: stem.clone(),
                     reminder_id: id.clone(),
                     patient_id: patient.clone(),
                     step_id: step.clone(),
                     due: due.parse().map_err(|_| malformed("claim_and_send due"))?,
-                    title: title.clone(),
+                    title: String::new(),
                 }),
                 _ => Err(malformed("claim_and_send")),
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        self.read_titles(&mut sent).await?;
+        Ok(sent)
+    }
+
+    /// Fills in the sealed titles of the reminders to announce as due, one `MGET` for the
+    /// batch (a step's reminders are consecutive, so each text is read once).
+    async fn read_titles(&self, sent: &mut [Sent]) -> Result<(), StoreError> {
+        let mut stems: Vec<&str> = sent
+            .iter()
+            .filter(|reminder| !reminder.missed)
+            .map(|reminder| reminder.stem.as_str())
+            .collect();
+        stems.dedup();
+        if stems.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = stems
+            .iter()
+            .map(|stem| format!("{}text:{stem}", self.keys.prefix()))
+            .collect();
+        let mut connection = self.connection.clone();
+        let texts: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut connection)
+            .await?;
+        let titles: std::collections::HashMap<String, String> = stems
+            .iter()
+            .zip(texts)
+            .filter_map(|(stem, text)| {
+                let text = text?;
+                let title = text.split('\n').next().unwrap_or_default().to_owned();
+                Some(((*stem).to_owned(), title))
+            })
+            .collect();
+        for reminder in sent.iter_mut().filter(|reminder| !reminder.missed) {
+            if let Some(title) = titles.get(&reminder.stem) {
+                reminder.title.clone_from(title);
+            }
+        }
+        Ok(())
     }
 
     /// Acknowledges published reminders, given as (step stem, the occurrence indices of it

@@ -8,7 +8,7 @@ use hospital_test_support::eventually;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app_with_clock, TestApp, WITHIN};
+use crate::helpers::{redis_url, spawn_app_with_clock, TestApp, WITHIN};
 
 fn twice_daily_for_two_days() -> (&'static str, Value, Value) {
     (
@@ -559,5 +559,46 @@ async fn a_reminder_whose_window_closed_before_it_went_out_is_missed_not_sent() 
         (app.feed(patient).await.len() == 1).then_some(())
     })
     .await;
+    app.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn a_step_stored_without_its_head_is_still_sent_and_rescheduled() {
+    // Steps written before the service kept `head` (the first unsent occurrence's instant)
+    // have none: acknowledging their reminders finds it from the occurrences instead.
+    let app = spawn_app_with_clock().await;
+    let patient = patient_with_steps(&app).await;
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let steps: Vec<String> = app
+        .keys()
+        .await
+        .into_iter()
+        .filter(|key| key.contains(":step:"))
+        .collect();
+    for step in &steps {
+        let _: () = redis::cmd("HDEL")
+            .arg(step)
+            .arg("head")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+
+    app.set_time("2026-06-01T08:00:00Z");
+    app.wait_for_reminders(patient, "due", 1).await;
+    // The first one's grace period ends (missed) and the second goes out at 20:00.
+    app.set_time("2026-06-01T20:00:00Z");
+    let feed = eventually(WITHIN, "the second reminder in the feed", || async {
+        let feed = app.feed(patient).await;
+        (feed.len() == 2).then_some(feed)
+    })
+    .await;
+    assert_ne!(feed[0].1, feed[1].1);
+    app.wait_for_reminders(patient, "due", 1).await;
+    app.wait_for_reminders(patient, "missed", 1).await;
     app.stop_and_clean().await;
 }
