@@ -21,6 +21,9 @@
 #   BENCH_REMINDER_CONCURRENCY=256  replace_steps calls in flight while seeding
 #   BENCH_REMINDER_AOF=1            0: Redis without AOF
 #   BENCH_REMINDER_DEADLINE=120     stop consuming this long after the window ends
+#   BENCH_REMINDER_SCRIPTS_ONLY=0   1: no broker, no service: seed, then claim and acknowledge
+#                                   every reminder through the service's Store calls and
+#                                   report Redis CPU per reminder (reminders-scripts.json)
 #   BENCH_SKIP_BUILD=0 BENCH_KEEP_TMP=0
 #   BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f
 # REMINDER__REMINDERS__* variables (BATCH, DISPATCHERS, LEASE_SECS, ...) reach the service.
@@ -40,6 +43,7 @@ LEAD=${BENCH_REMINDER_LEAD:-40}
 CONCURRENCY=${BENCH_REMINDER_CONCURRENCY:-256}
 AOF=${BENCH_REMINDER_AOF:-1}
 DEADLINE=${BENCH_REMINDER_DEADLINE:-120}
+SCRIPTS_ONLY=${BENCH_REMINDER_SCRIPTS_ONLY:-0}
 SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
 KEEP_TMP=${BENCH_KEEP_TMP:-0}
 AMQP_URL=${BENCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
@@ -61,6 +65,7 @@ bounded BENCH_REMINDER_LEAD "$LEAD" 1 3600
 bounded BENCH_REMINDER_CONCURRENCY "$CONCURRENCY" 1 4096
 bounded BENCH_REMINDER_AOF "$AOF" 0 1
 bounded BENCH_REMINDER_DEADLINE "$DEADLINE" 1 3600
+bounded BENCH_REMINDER_SCRIPTS_ONLY "$SCRIPTS_ONLY" 0 1
 for tool in redis-server redis-cli; do
   command -v "$tool" >/dev/null || die "$tool is needed"
 done
@@ -130,11 +135,13 @@ log "redis-server pid $REDIS_PID on :$PORT (appendonly $aof), files in $TMP"
 mkdir -p "$RESULTS_DIR"
 suffix=aof
 [[ $AOF == 1 ]] || suffix=noaof
+scripts=no
+if [[ $SCRIPTS_ONLY == 1 ]]; then scripts=yes; suffix=scripts; fi
 "$BIN_DIR/hospital-bench-reminders" \
   --redis-url "redis://127.0.0.1:$PORT" --redis-pid "$REDIS_PID" --amqp-url "$AMQP_URL" \
   --service-bin "$BIN_DIR/reminder-service" --log "$TMP/reminder-service.log" \
   --out "$RESULTS_DIR/reminders-$suffix.json" \
   --patients "$PATIENTS" --per-patient "$PER_PATIENT" --window "$WINDOW" --lead "$LEAD" \
-  --concurrency "$CONCURRENCY" --deadline "$DEADLINE" --clk-tck "$(getconf CLK_TCK 2>/dev/null || echo 100)"
+  --concurrency "$CONCURRENCY" --deadline "$DEADLINE" --scripts-only "$scripts" --clk-tck "$(getconf CLK_TCK 2>/dev/null || echo 100)"
 cp "$RESULTS_DIR/reminders-$suffix.json" "$RESULTS_DIR/reminders-latest.json"
 FAILED=0

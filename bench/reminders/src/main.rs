@@ -56,6 +56,11 @@ const USAGE: &str = "usage: hospital-bench-reminders --redis-url URL --service-b
   --grace SECS           grace of each occurrence, default 3600 (none ends during the run)
   --deadline SECS        stop consuming this long after the window ends, default 120
   --clk-tck N            default 100
+  --scripts-only yes     no broker, no service: after seeding, claim and acknowledge every
+                         reminder through the service's own Store calls (one dispatcher,
+                         --batch steps a claim, occurrence by occurrence) and report Redis
+                         CPU per reminder (its main thread, INFO cpu): the cost of the
+                         dispatch scripts themselves, without the machine's contention
   --broker-only N        no Redis, no service: publish N persistent reminder.due-sized
                          messages with confirms (as the service does: one channel,
                          --concurrency batches of --batch in flight) and consume them";
@@ -76,6 +81,7 @@ struct Args {
     deadline: u64,
     clk_tck: u64,
     broker_only: u64,
+    scripts_only: bool,
     batch: usize,
 }
 
@@ -113,6 +119,7 @@ impl Args {
             deadline: 120,
             clk_tck: 100,
             broker_only: 0,
+            scripts_only: false,
             batch: 500,
         };
         let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -142,11 +149,17 @@ impl Args {
                 "--deadline" => args.deadline = bounded(flag, value, 1, 3600)?,
                 "--clk-tck" => args.clk_tck = bounded(flag, value, 1, 10_000)?,
                 "--broker-only" => args.broker_only = bounded(flag, value, 1, 10_000_000)?,
+                "--scripts-only" => match value.as_str() {
+                    "yes" => args.scripts_only = true,
+                    "no" => args.scripts_only = false,
+                    _ => bail!("--scripts-only takes yes or no"),
+                },
                 _ => bail!("unknown option {flag}\n{USAGE}"),
             }
         }
         if args.broker_only == 0
-            && (args.redis_url.is_empty() || args.service_bin.as_os_str().is_empty())
+            && (args.redis_url.is_empty()
+                || (args.service_bin.as_os_str().is_empty() && !args.scripts_only))
         {
             bail!("--redis-url and --service-bin are required\n{USAGE}");
         }
@@ -486,6 +499,96 @@ fn service_lateness(log: &std::path::Path) -> serde_json::Value {
     )
 }
 
+/// Redis's main-thread CPU so far, in microseconds (`INFO cpu`).
+async fn redis_cpu_us(con: &mut redis::aio::MultiplexedConnection) -> Result<f64> {
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(con).await?;
+    let field = |name: &str| -> f64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((field("used_cpu_user_main_thread") + field("used_cpu_sys_main_thread")) * 1e6)
+}
+
+/// `--scripts-only yes`: the seeded reminders claimed and acknowledged as the dispatcher does
+/// (claim-and-send with the titles' MGET, then acknowledge the batch's steps), occurrence by
+/// occurrence (each round's instant is the last due instant of that occurrence), with no
+/// broker and no service: Redis CPU per reminder for each of the two calls.
+async fn scripts_only(
+    args: &Args,
+    plan: &Plan,
+    store: &Store,
+    con: &mut redis::aio::MultiplexedConnection,
+) -> Result<()> {
+    let lease_ms = 30_000;
+    let (mut claim_us, mut ack_us, mut reminders, mut batches) = (0.0, 0.0, 0u64, 0u64);
+    let started = Instant::now();
+    for n in 0..plan.per_patient {
+        let now_ms = plan.due(plan.patients - 1, n) * 1000;
+        loop {
+            let before = redis_cpu_us(con).await?;
+            let sent = store
+                .claim_and_send(now_ms, lease_ms, args.batch, 1000)
+                .await?;
+            let claimed = redis_cpu_us(con).await?;
+            claim_us += claimed - before;
+            if sent.is_empty() {
+                break;
+            }
+            // As the dispatcher acknowledges: (stem, its occurrence indices), in claim order.
+            let mut acknowledged: Vec<(String, String)> = Vec::new();
+            for reminder in &sent {
+                let index = uuid::Uuid::parse_str(&reminder.reminder_id)
+                    .map(|id| u32::from_be_bytes(id.as_bytes()[12..].try_into().unwrap_or([0; 4])))
+                    .unwrap_or_default();
+                match acknowledged.last_mut() {
+                    Some((stem, indices)) if *stem == reminder.stem => {
+                        write!(indices, " {index}")?;
+                    }
+                    _ => acknowledged.push((reminder.stem.clone(), index.to_string())),
+                }
+            }
+            let before = redis_cpu_us(con).await?;
+            store.acknowledge_sent(&acknowledged, 3).await?;
+            ack_us += redis_cpu_us(con).await? - before;
+            reminders += sent.len() as u64;
+            batches += 1;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if reminders != plan.total() {
+        bail!("claimed {reminders} reminders of {}", plan.total());
+    }
+    let per = |us: f64| us / reminders as f64;
+    println!(
+        "scripts only: {reminders} reminders in {batches} claims of up to {} steps, {secs:.1} s ({:.0}/s, one dispatcher, no broker); Redis main-thread CPU per reminder: claim and send (with the titles' MGET) {:.1} us, acknowledge {:.1} us, together {:.1} us",
+        args.batch,
+        reminders as f64 / secs,
+        per(claim_us),
+        per(ack_us),
+        per(claim_us + ack_us)
+    );
+    if let Some(out) = &args.out {
+        let report = json!({
+            "scripts_only": {
+                "reminders": reminders,
+                "claims": batches,
+                "batch": args.batch,
+                "secs": secs,
+                "redis_cpu_us_per_reminder": {
+                    "claim_and_send": per(claim_us),
+                    "acknowledge": per(ack_us),
+                    "total": per(claim_us + ack_us),
+                },
+            }
+        });
+        fs::write(out, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
+
 /// `--broker-only N`: RabbitMQ alone at the service's publishing pattern, to tell its share
 /// of the dispatch rate: one connection and one confirm channel, `--concurrency` publishers
 /// each publishing `--batch` persistent, mandatory messages at once and waiting for all
@@ -725,6 +828,10 @@ async fn run(args: Args) -> Result<()> {
         "bench: Redis used_memory {mem_before} → {mem_after} B: {per_reminder:.1} B per pending reminder ({pending} in due, aof {aof}); per patient keys {}",
         serde_json::Value::Object(breakdown.clone())
     );
+
+    if args.scripts_only {
+        return scripts_only(&args, &plan, &store, &mut con).await;
+    }
 
     // The broker: our queue on the service's exchange, bound before the service starts.
     let amqp = Connection::connect(&args.amqp_url, ConnectionProperties::default()).await?;
