@@ -536,19 +536,7 @@ async fn scripts_only(
             if sent.is_empty() {
                 break;
             }
-            // As the dispatcher acknowledges: (stem, its occurrence indices), in claim order.
-            let mut acknowledged: Vec<(String, String)> = Vec::new();
-            for reminder in &sent {
-                let index = uuid::Uuid::parse_str(&reminder.reminder_id)
-                    .map(|id| u32::from_be_bytes(id.as_bytes()[12..].try_into().unwrap_or([0; 4])))
-                    .unwrap_or_default();
-                match acknowledged.last_mut() {
-                    Some((stem, indices)) if *stem == reminder.stem => {
-                        write!(indices, " {index}")?;
-                    }
-                    _ => acknowledged.push((reminder.stem.clone(), index.to_string())),
-                }
-            }
+            let acknowledged = hospital_reminder_service::dispatch::acknowledgements(&sent);
             let before = redis_cpu_us(con).await?;
             store.acknowledge_sent(&acknowledged, 3).await?;
             ack_us += redis_cpu_us(con).await? - before;

@@ -31,7 +31,7 @@ use uuid::Uuid;
 use crate::domain::ReminderId;
 use crate::metrics::DispatchMetrics;
 use crate::planner::{event_id, Planner};
-use crate::store::{Miss, Queue, Store, StoreError};
+use crate::store::{Miss, Queue, Sent, Store, StoreError};
 
 /// How the dispatcher works.
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +108,27 @@ impl Wake {
             }
         }
     }
+}
+
+/// What `Store::acknowledge_sent` takes for these published reminders: (step stem, its
+/// occurrence indices space-separated), in claim order (a step's rows are consecutive).
+pub fn acknowledgements<'a>(
+    published: impl IntoIterator<Item = &'a Sent>,
+) -> Vec<(String, String)> {
+    let mut acknowledged: Vec<(String, String)> = Vec::new();
+    for reminder in published {
+        let n = Uuid::parse_str(&reminder.reminder_id)
+            .map(|id| ReminderId::from_uuid(id).n)
+            .unwrap_or_default();
+        match acknowledged.last_mut() {
+            Some((stem, indices)) if *stem == reminder.stem => {
+                indices.push(' ');
+                indices.push_str(&n.to_string());
+            }
+            _ => acknowledged.push((reminder.stem.clone(), n.to_string())),
+        }
+    }
+    acknowledged
 }
 
 #[derive(Clone)]
@@ -233,20 +254,8 @@ impl Dispatcher {
                 failed.insert(&reminder.stem);
             }
         }
-        // (stem, occurrence indices) in claim order: a step's rows are consecutive.
-        let mut acknowledged: Vec<(String, String)> = Vec::new();
-        for reminder in sent.iter().filter(|r| !failed.contains(r.stem.as_str())) {
-            let n = Uuid::parse_str(&reminder.reminder_id)
-                .map(|id| ReminderId::from_uuid(id).n)
-                .unwrap_or_default();
-            match acknowledged.last_mut() {
-                Some((stem, indices)) if *stem == reminder.stem => {
-                    indices.push(' ');
-                    indices.push_str(&n.to_string());
-                }
-                _ => acknowledged.push((reminder.stem.clone(), n.to_string())),
-            }
-        }
+        let acknowledged =
+            acknowledgements(sent.iter().filter(|r| !failed.contains(r.stem.as_str())));
         let more = self
             .store
             .acknowledge_sent(&acknowledged, self.planner.policy().lookahead)
