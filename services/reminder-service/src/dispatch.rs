@@ -110,22 +110,41 @@ impl Wake {
     }
 }
 
-/// What `Store::acknowledge_sent` takes for these published reminders: (step stem, its
-/// occurrence indices space-separated), in claim order (a step's rows are consecutive).
+/// What `Store::acknowledge_sent` takes for these published reminders, per step in claim
+/// order (a step's rows are consecutive): its stem, its occurrence indices, and the grace
+/// periods its sent reminders start (`<reminder id> <end, ms>`; none for one announced as
+/// missed), each space-separated.
 pub fn acknowledgements<'a>(
     published: impl IntoIterator<Item = &'a Sent>,
-) -> Vec<(String, String)> {
-    let mut acknowledged: Vec<(String, String)> = Vec::new();
+) -> Vec<(String, String, String)> {
+    let mut acknowledged: Vec<(String, String, String)> = Vec::new();
     for reminder in published {
         let n = Uuid::parse_str(&reminder.reminder_id)
             .map(|id| ReminderId::from_uuid(id).n)
             .unwrap_or_default();
-        match acknowledged.last_mut() {
-            Some((stem, indices)) if *stem == reminder.stem => {
+        if acknowledged
+            .last()
+            .is_none_or(|(stem, _, _)| *stem != reminder.stem)
+        {
+            acknowledged.push((reminder.stem.clone(), String::new(), String::new()));
+        }
+        if let Some((_, indices, grace)) = acknowledged.last_mut() {
+            if !indices.is_empty() {
                 indices.push(' ');
-                indices.push_str(&n.to_string());
             }
-            _ => acknowledged.push((reminder.stem.clone(), n.to_string())),
+            indices.push_str(&n.to_string());
+            if !reminder.missed {
+                let ends_ms = reminder
+                    .due
+                    .saturating_add(reminder.grace)
+                    .saturating_mul(1000);
+                if !grace.is_empty() {
+                    grace.push(' ');
+                }
+                grace.push_str(&reminder.reminder_id);
+                grace.push(' ');
+                grace.push_str(&ends_ms.to_string());
+            }
         }
     }
     acknowledged
@@ -435,5 +454,50 @@ impl Dispatcher {
                 () = clock.sleep_until(until, self.settings.max_idle) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(step: u128, n: u32, missed: bool) -> Sent {
+        let step_id = Uuid::from_u128(step);
+        Sent {
+            missed,
+            stem: crate::domain::StepStem::of(step_id).to_string(),
+            reminder_id: ReminderId::new(step_id, n).to_string(),
+            patient_id: String::new(),
+            step_id: step_id.to_string(),
+            due: 1_000 + i64::from(n),
+            grace: 60,
+            title: String::new(),
+        }
+    }
+
+    #[test]
+    fn acknowledgements_group_by_step_and_start_grace_only_for_sent_reminders() {
+        let rows = [
+            sent(1 << 64, 1, true),
+            sent(1 << 64, 2, false),
+            sent(2 << 64, 7, false),
+        ];
+        let acknowledged = acknowledgements(&rows);
+        assert_eq!(
+            acknowledged,
+            [
+                (
+                    rows[0].stem.clone(),
+                    "1 2".to_owned(),
+                    // The missed one starts no grace period; the sent one ends at due + grace.
+                    format!("{} 1062000", rows[1].reminder_id)
+                ),
+                (
+                    rows[2].stem.clone(),
+                    "7".to_owned(),
+                    format!("{} 1067000", rows[2].reminder_id)
+                ),
+            ]
+        );
     }
 }

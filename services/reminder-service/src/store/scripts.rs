@@ -170,7 +170,7 @@ return members
 /// with nothing to publish is rescheduled at once. An occurrence whose grace period ended
 /// before it could be sent (the dispatchers were down) is marked missed instead, and
 /// announced as such. Returns per reminder to publish `{kind, stem, id, patient, step id,
-/// due}`, `kind` `due` or `missed`; the caller reads the sealed titles (`text:` keys) itself,
+/// due, grace}` (seconds), `kind` `due` or `missed`; the caller reads the sealed titles (`text:` keys) itself,
 /// outside the script, where Redis spends no interpreter time on them.
 pub fn claim_and_send() -> String {
     with_common(
@@ -189,10 +189,10 @@ for _, stem in ipairs(stems) do
     local inflight, writes, unsent = {}, {}, tonumber(f[7] or '0')
     local missed = tonumber(f[8] or '0')
     for n in string.gmatch(f[6] or '', '%d+') do
-      local due, _, st = parse(redis.call('HGET', sk, 'o' .. n))
+      local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
       if st == 's' or st == 'm' then
         inflight[#inflight + 1] = n
-        out[#out + 1] = {st == 's' and 'due' or 'missed', stem, reminder_id(stem, tonumber(n)), patient, step_id, due}
+        out[#out + 1] = {st == 's' and 'due' or 'missed', stem, reminder_id(stem, tonumber(n)), patient, step_id, due, grace}
       end
     end
     local n, last, head = tonumber(f[4] or '0'), tonumber(f[5] or '0'), nil
@@ -222,7 +222,7 @@ for _, stem in ipairs(stems) do
             writes[#writes + 1] = key
             writes[#writes + 1] = due .. '|' .. grace .. '|m|'
             inflight[#inflight + 1] = n
-            out[#out + 1] = {'missed', stem, reminder_id(stem, n), patient, step_id, due}
+            out[#out + 1] = {'missed', stem, reminder_id(stem, n), patient, step_id, due, grace}
           else
             local id = reminder_id(stem, n)
             writes[#writes + 1] = key
@@ -230,7 +230,7 @@ for _, stem in ipairs(stems) do
             redis.call('XADD', p .. 'feed:' .. patient, 'MAXLEN', '~', ARGV[5], '*',
               'reminder_id', id, 'step_id', step_id, 'due_at', due)
             inflight[#inflight + 1] = n
-            out[#out + 1] = {'due', stem, id, patient, step_id, due}
+            out[#out + 1] = {'due', stem, id, patient, step_id, due, grace}
           end
         end
         n = n + 1
@@ -257,34 +257,36 @@ local function needs_more(sk, lookahead)
 end
 ";
 
-/// Acknowledges published reminders: `ARGV[3..]` are pairs of a step stem and the
-/// occurrences of it that were published (space-separated), every one its claim sent. Those
-/// reminders wait in `grace` until their grace period ends (unless checked in meanwhile) and
-/// leave the step's `inflight`; once nothing of the step is in flight, it goes back into
-/// `due` at its next unsent occurrence. (Only the acknowledged occurrences leave `inflight`:
-/// if this claim's lease ran out and another dispatcher claimed the step meanwhile, what that
-/// one sent stays in flight for it.) Returns the stems of the steps that need more
-/// occurrences (`ARGV[2]`: how many unsent to keep).
+/// Acknowledges published reminders: `ARGV[3..]` are triples of a step stem, the
+/// occurrences of it that were published (space-separated), every one its claim sent, and
+/// the grace periods they start (`<reminder id> <end, ms>` pairs, space-separated; none for
+/// a reminder announced as missed). Those reminders wait in `grace` until their grace period
+/// ends (one checked in meanwhile is skipped when its entry comes up) and leave the step's
+/// `inflight`; once nothing of the step is in flight, it goes back into `due` at its `head`.
+/// (Only the acknowledged occurrences leave `inflight`: if this claim's lease ran out and
+/// another dispatcher claimed the step meanwhile, what that one sent stays in flight for
+/// it.) The caller passes what the claim returned, so Redis reads no occurrence here.
+/// Returns the stems of the steps that need more occurrences (`ARGV[2]`: how many unsent to
+/// keep).
 pub fn acknowledge_sent() -> String {
     with_common(
         r"
 local lookahead = tonumber(ARGV[2])
 local out = {}
-for i = 3, #ARGV, 2 do
+for i = 3, #ARGV, 3 do
   local stem, acked = ARGV[i], {}
   local sk = p .. 'step:' .. stem
   local f = redis.call('HMGET', sk, 'status', 'inflight', 'first_unsent', 'next', 'unsent', 'count', 'missed', 'head')
   if f[1] then
     for n in string.gmatch(ARGV[i + 1] or '', '%d+') do
       acked[n] = true
-      local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
-      if st == 's' then
-        redis.call('ZADD', p .. 'grace', (tonumber(due) + tonumber(grace)) * 1000, reminder_id(stem, tonumber(n)))
-      end
+    end
+    for rid, score in string.gmatch(ARGV[i + 2] or '', '(%S+) (%d+)') do
+      redis.call('ZADD', p .. 'grace', score, rid)
     end
     local left = {}
     for n in string.gmatch(f[2] or '', '%d+') do
-      if not acked[n] then table.insert(left, n) end
+      if not acked[n] then left[#left + 1] = n end
     end
     if #left > 0 then
       redis.call('HSET', sk, 'inflight', table.concat(left, ' '))

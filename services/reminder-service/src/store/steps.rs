@@ -103,6 +103,8 @@ pub struct Sent {
     pub patient_id: String,
     pub step_id: String,
     pub due: i64,
+    /// Its grace period (seconds): it ends at `due + grace`.
+    pub grace: i64,
     /// The step's title as the event sealed it (envelope JSON; empty if missing).
     pub title: String,
 }
@@ -272,13 +274,16 @@ impl Store {
         let mut sent = rows(reply)
             .into_iter()
             .map(|row| match row.as_slice() {
-                [kind, stem, id, patient, step, due] => Ok(Sent {
+                [kind, stem, id, patient, step, due, grace] => Ok(Sent {
                     missed: kind == "missed",
                     stem: stem.clone(),
                     reminder_id: id.clone(),
                     patient_id: patient.clone(),
                     step_id: step.clone(),
                     due: due.parse().map_err(|_| malformed("claim_and_send due"))?,
+                    grace: grace
+                        .parse()
+                        .map_err(|_| malformed("claim_and_send grace"))?,
                     title: String::new(),
                 }),
                 _ => Err(malformed("claim_and_send")),
@@ -326,12 +331,14 @@ impl Store {
         Ok(())
     }
 
-    /// Acknowledges published reminders, given as (step stem, the occurrence indices of it
-    /// published, space-separated) for steps whose sent reminders were all published;
-    /// returns the stems of steps that need more occurrences.
+    /// Acknowledges published reminders, given per step whose sent reminders were all
+    /// published as (stem, the occurrence indices published, space-separated, the grace
+    /// periods they start as `<reminder id> <end, ms>` pairs, space-separated), which
+    /// `dispatch::acknowledgements` builds; returns the stems of steps that need more
+    /// occurrences.
     pub async fn acknowledge_sent(
         &self,
-        published: &[(String, String)],
+        published: &[(String, String, String)],
         lookahead: u32,
     ) -> Result<Vec<String>, StoreError> {
         if published.is_empty() {

@@ -602,3 +602,67 @@ async fn a_step_stored_without_its_head_is_still_sent_and_rescheduled() {
     app.wait_for_reminders(patient, "missed", 1).await;
     app.stop_and_clean().await;
 }
+
+#[tokio::test]
+async fn a_grace_entry_left_for_a_checked_in_reminder_ends_without_a_miss() {
+    // A check-in can land while its reminder is in flight, before the dispatcher's
+    // acknowledgement starts the grace period: that grace entry must come to nothing.
+    let app = spawn_app_with_clock().await;
+    let patient = patient_with_steps(&app).await;
+    app.set_time("2026-06-01T08:00:00Z");
+    let due = app.wait_for_reminders(patient, "due", 1).await;
+    let first = due[0]["id"].as_str().unwrap().to_owned();
+    app.set_time("2026-06-01T08:10:00Z");
+    let checked = app
+        .post_as(
+            &format!("/reminders/{first}/check-in"),
+            patient,
+            Role::Patient,
+        )
+        .await;
+    assert_eq!(checked.status(), 200);
+
+    let grace = format!("{}grace", app.settings.redis.key_prefix);
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // What the late acknowledgement writes: the entry the check-in had removed.
+    let ends_ms = jiff::Timestamp::from_second(1_780_304_400).unwrap(); // 09:00
+    let _: () = redis::cmd("ZADD")
+        .arg(&grace)
+        .arg(ends_ms.as_millisecond())
+        .arg(&first)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    app.set_time("2026-06-01T09:01:00Z");
+    eventually(WITHIN, "the stray grace entry to be consumed", || async {
+        let mut redis = redis.clone();
+        let left: Vec<String> = redis::cmd("ZRANGE")
+            .arg(&grace)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        (!left.contains(&first)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        ids(&app.reminders(patient, Some("done")).await),
+        [first.as_str()]
+    );
+    assert!(app.reminders(patient, Some("missed")).await.is_empty());
+    let missed = app
+        .published
+        .drain()
+        .await
+        .into_iter()
+        .filter(|(key, _)| key == "reminder.missed.v1")
+        .count();
+    assert_eq!(missed, 0);
+    app.stop_and_clean().await;
+}
