@@ -296,36 +296,24 @@ impl Store {
     /// Fills in the sealed titles of the reminders to announce as due, one `MGET` for the
     /// batch (a step's reminders are consecutive, so each text is read once).
     async fn read_titles(&self, sent: &mut [Sent]) -> Result<(), StoreError> {
-        let mut stems: Vec<&str> = sent
+        let mut stems: Vec<String> = sent
             .iter()
             .filter(|reminder| !reminder.missed)
-            .map(|reminder| reminder.stem.as_str())
+            .map(|reminder| reminder.stem.clone())
             .collect();
         stems.dedup();
-        if stems.is_empty() {
-            return Ok(());
-        }
-        let keys: Vec<String> = stems
+        let texts = self.texts(&stems).await?;
+        let titles: std::collections::HashMap<&str, &str> = stems
             .iter()
-            .map(|stem| format!("{}text:{stem}", self.keys.prefix()))
-            .collect();
-        let mut connection = self.connection.clone();
-        let texts: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut connection)
-            .await?;
-        let titles: std::collections::HashMap<String, String> = stems
-            .iter()
-            .zip(texts)
+            .zip(&texts)
             .filter_map(|(stem, text)| {
-                let text = text?;
-                let title = text.split('\n').next().unwrap_or_default().to_owned();
-                Some(((*stem).to_owned(), title))
+                let title = text.as_deref()?.split('\n').next().unwrap_or_default();
+                Some((stem.as_str(), title))
             })
             .collect();
         for reminder in sent.iter_mut().filter(|reminder| !reminder.missed) {
-            if let Some(title) = titles.get(&reminder.stem) {
-                reminder.title.clone_from(title);
+            if let Some(title) = titles.get(reminder.stem.as_str()) {
+                (*title).clone_into(&mut reminder.title);
             }
         }
         Ok(())
