@@ -553,7 +553,8 @@ impl TestApp {
     }
 }
 
-async fn redis() -> redis::aio::MultiplexedConnection {
+/// A connection to the tests' Redis, for looking at or arranging keys directly.
+pub async fn redis() -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis_url())
         .unwrap()
         .get_multiplexed_async_connection()

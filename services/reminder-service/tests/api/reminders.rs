@@ -8,7 +8,7 @@ use hospital_test_support::eventually;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{redis_url, spawn_app_with_clock, TestApp, WITHIN};
+use crate::helpers::{redis, spawn_app_with_clock, TestApp, WITHIN};
 
 fn twice_daily_for_two_days() -> (&'static str, Value, Value) {
     (
@@ -568,11 +568,7 @@ async fn a_step_stored_without_its_head_is_still_sent_and_rescheduled() {
     // have none: acknowledging their reminders finds it from the occurrences instead.
     let app = spawn_app_with_clock().await;
     let patient = patient_with_steps(&app).await;
-    let mut redis = redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis().await;
     let steps: Vec<String> = app
         .keys()
         .await
@@ -623,11 +619,7 @@ async fn a_grace_entry_left_for_a_checked_in_reminder_ends_without_a_miss() {
     assert_eq!(checked.status(), 200);
 
     let grace = format!("{}grace", app.settings.redis.key_prefix);
-    let mut redis = redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis().await;
     // What the late acknowledgement writes: the entry the check-in had removed.
     let ends_ms = jiff::Timestamp::from_second(1_780_304_400).unwrap(); // 09:00
     let _: () = redis::cmd("ZADD")
