@@ -1,0 +1,5 @@
+DROP TABLE outbox;
+DROP TABLE users;
+DROP TABLE access_log;
+DROP TABLE idempotency_keys;
+DROP TABLE notes;

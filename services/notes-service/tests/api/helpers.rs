@@ -1,0 +1,1 @@
+//! spawn_app() and what tests do with a running service.
