@@ -1,5 +1,6 @@
 //! What every service shares: typed settings, JSON logs, HTTP plumbing (error body,
-//! request ids, metrics, health), graceful shutdown and access-token verification.
+//! request ids, metrics, health), graceful shutdown, access-token verification and the
+//! confirmation of a caller's access to a patient's data with the auth-service.
 //!
 //! Nothing here knows about a particular service's domain.
 

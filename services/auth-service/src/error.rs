@@ -12,6 +12,8 @@ use crate::store::StoreError;
 pub enum ApiError {
     #[error(transparent)]
     Invalid(#[from] InvalidField),
+    #[error("{1}")]
+    BadRequest(&'static str, &'static str),
     #[error("{0}")]
     Unprocessable(&'static str, String),
     #[error("email already registered")]
@@ -65,6 +67,7 @@ impl ApiError {
             ApiError::Invalid(field) => {
                 HttpError::unprocessable("validation_failed", field.to_string())
             }
+            ApiError::BadRequest(code, message) => HttpError::bad_request(code, *message),
             ApiError::Unprocessable(code, message) => {
                 HttpError::unprocessable(code, message.clone())
             }

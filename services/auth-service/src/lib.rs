@@ -12,6 +12,7 @@ pub mod passwords;
 mod routes;
 pub mod settings;
 pub mod startup;
+mod state;
 pub mod store;
 pub mod tokens;
 

@@ -23,22 +23,10 @@ use crate::doctor_directory::DoctorDirectory;
 use crate::events::PgOutbox;
 use crate::keys::SigningKeys;
 use crate::passwords::PasswordHasher;
-use crate::settings::{SecuritySettings, Settings};
+use crate::settings::Settings;
+use crate::state::AppState;
 use crate::store::Store;
 use crate::tokens::TokenIssuer;
-
-/// What every handler shares.
-pub struct AppState {
-    pub store: Store,
-    pub issuer: TokenIssuer,
-    pub clock: Clock,
-    pub passwords: PasswordHasher,
-    pub security: SecuritySettings,
-    pub ip_login_failures: RateLimiter,
-    pub doctor_directory: DoctorDirectory,
-    /// Wakes the outbox relay after a commit that queued an event.
-    pub outbox_wake: Arc<Notify>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

@@ -125,7 +125,7 @@ impl Application {
         let store = Notes::connect(&settings.database).await?;
         tracing::info!(store = store.kind(), "note store ready");
 
-        let http_client = hospital_platform::access::client()
+        let http_client = hospital_platform::access::http_client()
             .map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let verifier = web::Data::new(TokenVerifier::remote(
             settings.auth.jwks_url.clone(),

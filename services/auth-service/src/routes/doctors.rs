@@ -12,7 +12,7 @@ use super::{decode_cursor, encode_cursor, page_limit};
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{DoctorSummary, SelectOutcome};
 
 #[derive(Deserialize)]

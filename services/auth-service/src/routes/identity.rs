@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::domain::{lockout, Email, Password, PersonName, Role, Specialization, TimeZoneName};
 use crate::error::ApiError;
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{NewSession, NewUser, RotateOutcome, UserRecord};
 
 #[derive(Deserialize)]

@@ -1,6 +1,6 @@
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The public keys that verify access tokens.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

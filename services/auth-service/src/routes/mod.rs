@@ -2,6 +2,7 @@
 
 mod doctors;
 mod identity;
+mod internal;
 mod jwks;
 mod users;
 
@@ -23,7 +24,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/me", web::patch().to(users::update_me))
         .route("/doctors", web::get().to(doctors::list))
         .route("/doctors/me/patients", web::get().to(doctors::my_patients))
-        .route("/patients/me/doctor", web::put().to(doctors::select));
+        .route("/patients/me/doctor", web::put().to(doctors::select))
+        .route(
+            "/internal/v1/patients/{patient_id}/access",
+            web::get().to(internal::patient_access),
+        );
 }
 
 /// Ties events to the request that caused them.

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::domain::{PersonName, Role, TimeZoneName};
 use crate::error::ApiError;
 use crate::events;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{DoctorSummary, UserProfile};
 
 #[derive(Serialize)]

@@ -10,6 +10,7 @@ use super::accounts::find_doctor;
 use super::outbox::{insert_event, OutboxEvent};
 use super::schema::{assignments, users};
 use super::{new_id, DoctorSummary, Store, StoreError};
+use crate::domain::Role;
 
 pub enum SelectOutcome {
     /// The doctor is now the patient's; the event was queued.
@@ -17,6 +18,14 @@ pub enum SelectOutcome {
     /// The doctor already was the patient's; nothing changed.
     Unchanged(DoctorSummary),
     DoctorNotFound,
+}
+
+/// A patient's doctor now, as the services that hold the patient's data must see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentAssignment {
+    pub doctor_id: Option<Uuid>,
+    /// When the current doctor was chosen; `None` while the patient has none.
+    pub assigned_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +90,37 @@ impl Store {
             Ok(SelectOutcome::Selected(doctor))
         })
         .await
+    }
+
+    /// The patient's current assignment, `None` when no patient has this id. One
+    /// query, on every doctor request of every service holding patient data: the user by
+    /// primary key, joined to the current assignment through the partial unique index
+    /// `assignments_one_current_per_patient`. It reads the committed state, so a
+    /// `select_doctor` that returned is always seen.
+    pub async fn current_assignment(
+        &self,
+        patient_id: Uuid,
+    ) -> Result<Option<CurrentAssignment>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: Option<(Option<Uuid>, Option<DateTime<Utc>>)> = users::table
+            .left_join(
+                assignments::table.on(assignments::patient_id
+                    .eq(users::id)
+                    .and(assignments::ended_at.is_null())),
+            )
+            .filter(users::id.eq(patient_id))
+            .filter(users::role.eq(Role::Patient.as_str()))
+            .select((
+                assignments::doctor_id.nullable(),
+                assignments::assigned_at.nullable(),
+            ))
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(row.map(|(doctor_id, assigned_at)| CurrentAssignment {
+            doctor_id,
+            assigned_at,
+        }))
     }
 
     /// The doctor's current patients, in the order they were assigned.

@@ -18,7 +18,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use uuid::Uuid;
 
 pub use accounts::{DoctorSummary, NewUser, UserProfile, UserRecord};
-pub use assignments::{PatientOfDoctor, SelectOutcome};
+pub use assignments::{CurrentAssignment, PatientOfDoctor, SelectOutcome};
 pub use outbox::OutboxEvent;
 pub use sessions::{NewRefreshToken, NewSession, RotateOutcome};
 

@@ -3,6 +3,7 @@
 //! auth-service over real HTTP, against its own fresh PostgreSQL database and its own
 //! RabbitMQ exchange.
 
+mod access;
 mod doctors;
 mod events;
 mod helpers;
