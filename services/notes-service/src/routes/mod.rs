@@ -67,7 +67,7 @@ impl ResponseError for ApiError {
         // The one place 5xx causes are logged (never note text: no variant carries it).
         match self {
             ApiError::Store(err) => {
-                tracing::error!(error = %err, "the note store failed a request")
+                tracing::error!(error = %err, "the note store failed a request");
             }
             ApiError::Internal(err) => tracing::error!(error = %err, "a request failed"),
             _ => {}

@@ -47,6 +47,19 @@ type NoteRow = (
     Option<String>,
 );
 
+/// An unpublished outbox row joined with its note.
+type PendingRow = (
+    Uuid,
+    DateTime<Utc>,
+    Option<String>,
+    Option<String>,
+    Uuid,
+    Uuid,
+    Uuid,
+    DateTime<Utc>,
+    serde_json::Value,
+);
+
 const NOTE_COLUMNS: (
     notes::id,
     notes::patient_id,
@@ -441,17 +454,7 @@ impl NoteStore for PgNotes {
 
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<(
-            Uuid,
-            DateTime<Utc>,
-            Option<String>,
-            Option<String>,
-            Uuid,
-            Uuid,
-            Uuid,
-            DateTime<Utc>,
-            serde_json::Value,
-        )> = outbox::table
+        let rows: Vec<PendingRow> = outbox::table
             .inner_join(notes::table)
             .filter(outbox::published_at.is_null())
             .order((outbox::occurred_at.asc(), outbox::id.asc()))
