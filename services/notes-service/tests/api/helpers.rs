@@ -316,6 +316,23 @@ impl TestApp {
         }
     }
 
+    /// Stops the notes-service and starts it again with `settings` (same database, exchange
+    /// and auth-service), as after a deployment.
+    pub async fn restart_notes(mut self, mut settings: Settings) -> TestApp {
+        self.stop_notes().await;
+        settings.auth = self.settings.auth.clone();
+        let app = Application::build_with_clock(settings.clone(), self.clock.clone())
+            .await
+            .unwrap();
+        self.notes_url = format!("http://127.0.0.1:{}", app.port());
+        self.store = app.store();
+        self.notes_shutdown = app.shutdown_token();
+        self.notes_task = Some(tokio::spawn(app.run_until_stopped()));
+        self.keyring = Keyring::from_spec(&settings.crypto.keys).unwrap();
+        self.settings = settings;
+        self
+    }
+
     /// Stops both services and deletes the test's queues and exchange.
     pub async fn stop_and_clean(mut self) {
         self.stop_notes().await;

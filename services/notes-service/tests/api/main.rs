@@ -7,4 +7,6 @@
 mod events;
 mod helpers;
 mod notes;
+mod sealing;
 mod store_contract;
+mod switch;
