@@ -11,6 +11,7 @@
 #     jwt-signer signs access tokens: `<name> keygen` makes the development key if
 #                absent, <PREFIX>__JWT__PRIVATE_KEY_FILE; the JWKS URL points here
 #     jwks       verifies access tokens: <PREFIX>__AUTH__JWKS_URL
+#     access     confirms doctors' access with the token signer: <PREFIX>__AUTH__URL
 #     redis      <PREFIX>__REDIS__URL
 #     crypto     opens or seals clinical content: <PREFIX>__CRYPTO__KEYS, the development
 #                content key (up.sh makes it if absent)
@@ -21,7 +22,7 @@ SERVICES=(
   "auth-service      8081  AUTH      db=hospital_auth events jwt-signer routed=AUTH AUTH__SECURITY__TRUST_FORWARDED_FOR=true"
   "gateway           8080  GATEWAY   jwks"
   # "notes-service     8082  NOTES     db=hospital_notes events jwks routed=NOTES"
-  "reminder-service  8083  REMINDER  events jwks redis crypto routed=REMINDERS"
+  "reminder-service  8083  REMINDER  events jwks access redis crypto routed=REMINDERS"
   # "llm-worker        8084  LLM       events"
 )
 
@@ -115,6 +116,11 @@ service_defaults() {
         [[ -n $signer ]] || continue
         printf '%s__AUTH__JWKS_URL=http://127.0.0.1:%s/.well-known/jwks.json\n' \
           "$prefix" "$(service_port "$signer")"
+        ;;
+      access)
+        signer=$(jwt_signer)
+        [[ -n $signer ]] || continue
+        printf '%s__AUTH__URL=http://127.0.0.1:%s\n' "$prefix" "$(service_port "$signer")"
         ;;
       redis) printf '%s__REDIS__URL=redis://127.0.0.1:%s\n' "$prefix" "$REDIS_PORT" ;;
       crypto)

@@ -119,6 +119,9 @@ mod tests {
             ("/checklist", None),
             ("/doctorsx", None),
             ("/unknown/thing", None),
+            // Services' own routes on auth-service are never a client's.
+            ("/internal/v1/patients/42/access", None),
+            ("/internal", None),
         ];
         for (path, expected) in table {
             assert_eq!(upstream(path), expected, "{path}");

@@ -39,12 +39,16 @@ impl Default for Settings {
 pub struct AuthSettings {
     /// `REMINDER__AUTH__JWKS_URL`: where auth-service publishes the token keys.
     pub jwks_url: String,
+    /// `REMINDER__AUTH__URL`: the auth-service's base URL, asked on every doctor request
+    /// whether the patient is the doctor's now.
+    pub url: String,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             jwks_url: "http://127.0.0.1:8081/.well-known/jwks.json".into(),
+            url: "http://127.0.0.1:8081".into(),
         }
     }
 }
@@ -177,11 +181,11 @@ impl Validate for Settings {
                 "{ENV_PREFIX}__EVENTS__QUEUE_PREFIX must be 1 to 200 characters (default reminder-service)"
             ));
         }
-        match reqwest::Url::parse(&self.auth.jwks_url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-            _ => problems.push(format!(
-                "{ENV_PREFIX}__AUTH__JWKS_URL must be an http(s) URL"
-            )),
+        for (name, value) in [("JWKS_URL", &self.auth.jwks_url), ("URL", &self.auth.url)] {
+            match reqwest::Url::parse(value) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+                _ => problems.push(format!("{ENV_PREFIX}__AUTH__{name} must be an http(s) URL")),
+            }
         }
         if let Err(err) = hospital_crypto::Keyring::from_spec(&self.crypto.keys) {
             problems.push(format!(
@@ -233,6 +237,7 @@ mod tests {
         assert_eq!(s.redis.key_prefix, "hospital:");
         assert_eq!(s.events.exchange, "hospital.events");
         assert_eq!(s.events.queue_prefix, "reminder-service");
+        assert_eq!(s.auth.url, "http://127.0.0.1:8081");
     }
 
     #[test]
@@ -244,6 +249,7 @@ mod tests {
                 ("REMINDER__REDIS__KEY_PREFIX", " "),
                 ("REMINDER__EVENTS__AMQP_URL", "x"),
                 ("REMINDER__REMINDERS__LOOKAHEAD", "0"),
+                ("REMINDER__AUTH__URL", "auth-service:8081"),
             ]),
         )
         .unwrap_err()
@@ -253,6 +259,7 @@ mod tests {
         assert!(err.contains("REMINDER__EVENTS__AMQP_URL"), "{err}");
         assert!(err.contains("REMINDER__CRYPTO__KEYS"), "{err}");
         assert!(err.contains("REMINDER__REMINDERS__LOOKAHEAD"), "{err}");
+        assert!(err.contains("REMINDER__AUTH__URL"), "{err}");
         assert!(!err.contains("AAAA"), "{err}");
     }
 }

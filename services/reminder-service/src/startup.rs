@@ -14,6 +14,7 @@ use hospital_events::{
     HandlerError, Message, Publisher, QueueSpec, StepsExtracted, UserRegistered,
     UserTimezoneChanged,
 };
+use hospital_platform::access::{self, AccessAuthority, AccessMetrics};
 use hospital_platform::error::{path_config, query_config, route_not_found};
 use hospital_platform::health::{self, Readiness};
 use hospital_platform::metrics::HttpMetrics;
@@ -173,6 +174,10 @@ impl Application {
         );
         let mut http_metrics = HttpMetrics::new(SERVICE);
         let dispatch_metrics = Arc::new(DispatchMetrics::register(http_metrics.registry_mut()));
+        let access_metrics = Arc::new(AccessMetrics::register(http_metrics.registry_mut()));
+        let access_client =
+            access::http_client().map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let auth_url = settings.auth.url.clone();
         let metrics = web::Data::new(http_metrics);
         let state = web::Data::new(AppState {
             store: store.clone(),
@@ -183,6 +188,12 @@ impl Application {
         });
 
         let mut server = HttpServer::new(move || {
+            // One pool per worker: connections are driven on the worker's own runtime.
+            let client = access::http_client().unwrap_or_else(|_| access_client.clone());
+            let authority = web::Data::new(
+                AccessAuthority::new(auth_url.clone(), client)
+                    .with_metrics(Arc::clone(&access_metrics)),
+            );
             App::new()
                 .wrap(from_fn(request_context))
                 .app_data(path_config())
@@ -191,6 +202,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(verifier.clone())
                 .app_data(state.clone())
+                .app_data(authority)
                 .configure(health::configure)
                 .configure(routes::configure)
                 .default_service(web::to(route_not_found))

@@ -1,5 +1,6 @@
 //! The public routes (HTTP only: extract, call the store, map). Access: the patient, or the
-//! doctor assigned to them now, checked here, in the service that owns the data.
+//! doctor assigned to them now, decided here, in the service that owns the data; a doctor's
+//! assignment is confirmed with the auth-service on every request.
 
 mod reminders;
 mod steps;
@@ -7,13 +8,17 @@ mod stream;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use hospital_crypto::Keyring;
 use hospital_events::contracts::{step_source_binding, step_title_binding};
+use hospital_platform::access::{AccessAuthority, AccessError};
 use hospital_platform::error::HttpError;
-use hospital_platform::token::{AccessClaims, Role};
+use hospital_platform::token::{bearer_token, AccessClaims, Authenticated, Role, TokenError};
 use uuid::Uuid;
 
 use crate::dispatch::Wake;
@@ -72,8 +77,13 @@ pub enum ApiError {
         code: &'static str,
         message: Cow<'static, str>,
     },
+    #[error("the auth-service rejected the access token")]
+    Unauthorized,
     #[error("the reminder store is unavailable")]
     Unavailable(#[from] StoreError),
+    /// The auth-service gave no clear answer about a doctor's access: deny.
+    #[error("access cannot be confirmed: {0}")]
+    AccessUnavailable(String),
     #[error("a stored title could not be opened")]
     Sealed,
 }
@@ -86,6 +96,12 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         if let ApiError::Unavailable(err) = self {
             tracing::error!(error = %err, "redis failed a request");
+        }
+        if let ApiError::AccessUnavailable(reason) = self {
+            tracing::error!(
+                error = %reason,
+                "a doctor's access could not be confirmed with the auth-service; refused"
+            );
         }
         if let ApiError::Sealed = self {
             tracing::error!("a step title or source did not open with the configured keys");
@@ -103,9 +119,13 @@ impl ApiError {
                 HttpError::new(StatusCode::CONFLICT, *code, *message)
             }
             ApiError::BadRequest { code, message } => HttpError::bad_request(code, message.clone()),
+            ApiError::Unauthorized => TokenError::Invalid.into(),
             ApiError::Unavailable(_) => {
                 HttpError::service_unavailable("reminders are unavailable; try again shortly")
             }
+            ApiError::AccessUnavailable(_) => HttpError::service_unavailable(
+                "access cannot be confirmed right now; try again shortly",
+            ),
             ApiError::Sealed => HttpError::internal(&"a stored title could not be opened"),
         }
     }
@@ -119,28 +139,65 @@ pub fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
     })
 }
 
+/// Who is asking: the verified claims, and the bearer token they asked with, so that a
+/// doctor's access can be confirmed with the auth-service on their behalf.
+pub struct Caller {
+    pub claims: AccessClaims,
+    token: String,
+}
+
+impl FromRequest for Caller {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let authenticated = Authenticated::from_request(req, payload);
+        let token = bearer_token(req).map(str::to_owned);
+        Box::pin(async move {
+            let Authenticated(claims) = authenticated.await?;
+            let token = token.ok_or(TokenError::Missing)?;
+            Ok(Caller { claims, token })
+        })
+    }
+}
+
 /// The patient may read their own data, their doctor theirs while assigned; anyone else
-/// gets 403, a patient unknown here 404.
+/// gets 403, an unknown patient 404. A patient's claim on their own id is checked here; a
+/// doctor's is confirmed with the auth-service, which owns the assignments, on every
+/// request: this service's event-fed copy lags a switch by the event's trip, and a
+/// switched doctor must lose access the moment the switch returns. No answer from the
+/// auth-service is a 503, never access.
 pub async fn authorize_read(
     store: &Store,
-    caller: &AccessClaims,
+    authority: &AccessAuthority,
+    caller: &Caller,
     patient_id: Uuid,
 ) -> Result<(), ApiError> {
-    let user = store.user(patient_id).await?;
-    let Some(user) = user.filter(|u| u.role.as_deref() == Some("patient")) else {
-        return Err(ApiError::NotFound("no such patient"));
-    };
-    let allowed = match caller.role {
-        Role::Patient => caller.sub == patient_id,
-        Role::Doctor => user.doctor_id == Some(caller.sub),
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "only the patient and the doctor assigned to them may see this",
-        ))
+    match caller.claims.role {
+        Role::Patient => {
+            let user = store.user(patient_id).await?;
+            let is_patient = user.is_some_and(|u| u.role.as_deref() == Some("patient"));
+            if !is_patient {
+                return Err(ApiError::NotFound("no such patient"));
+            }
+            if caller.claims.sub == patient_id {
+                Ok(())
+            } else {
+                Err(not_theirs())
+            }
+        }
+        Role::Doctor => match authority.confirm(&caller.token, patient_id).await {
+            Ok(access) if access.doctor_id == Some(caller.claims.sub) => Ok(()),
+            Ok(_) | Err(AccessError::Forbidden) => Err(not_theirs()),
+            Err(AccessError::PatientNotFound) => Err(ApiError::NotFound("no such patient")),
+            Err(AccessError::Unauthorized) => Err(ApiError::Unauthorized),
+            Err(AccessError::Unavailable(reason)) => Err(ApiError::AccessUnavailable(reason)),
+        },
     }
+}
+
+fn not_theirs() -> ApiError {
+    ApiError::Forbidden("only the patient and the doctor assigned to them may see this")
 }
 
 /// Only patients act on their own reminders and checklist.

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
+use hospital_platform::access::AccessAuthority;
 use hospital_platform::token::Authenticated;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{
-    authorize_read, get, open_text, parse_id, require_patient, rfc3339, ApiError, AppState,
+    authorize_read, get, open_text, parse_id, require_patient, rfc3339, ApiError, AppState, Caller,
 };
 use crate::domain::{OccurrenceRecord, ReminderId, ReminderStatus};
 use crate::store::CheckInOutcome;
@@ -54,10 +55,11 @@ fn occurrences(
 }
 
 pub async fn list(
-    caller: Authenticated,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
+    authority: web::Data<AccessAuthority>,
 ) -> Result<HttpResponse, ApiError> {
     let patient_id = parse_id(&path, "patient")?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
@@ -67,7 +69,7 @@ pub async fn list(
             message: format!("limit must be 1 to {MAX_LIMIT}").into(),
         });
     }
-    authorize_read(&state.store, &caller.0, patient_id).await?;
+    authorize_read(&state.store, &authority, &caller, patient_id).await?;
     let now = state.planner.clock().now_seconds();
     let stems = state.store.history(patient_id).await?;
     let steps = state.store.steps(&stems).await?;
@@ -195,12 +197,13 @@ pub async fn check_in(
 }
 
 pub async fn adherence(
-    caller: Authenticated,
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
+    authority: web::Data<AccessAuthority>,
 ) -> Result<HttpResponse, ApiError> {
     let patient_id = parse_id(&path, "patient")?;
-    authorize_read(&state.store, &caller.0, patient_id).await?;
+    authorize_read(&state.store, &authority, &caller, patient_id).await?;
     let current = state.store.current_steps(patient_id).await?;
     let stems: Vec<String> = current
         .get("plan")

@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
+use hospital_platform::access::AccessAuthority;
 use hospital_platform::token::Authenticated;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{
-    authorize_read, get, open_text, parse_id, require_patient, rfc3339, ApiError, AppState,
+    authorize_read, get, open_text, parse_id, require_patient, rfc3339, ApiError, AppState, Caller,
 };
 use crate::domain::{OccurrenceRecord, OccurrenceState};
 use crate::store::CompleteOutcome;
@@ -41,12 +42,13 @@ fn checklist_item(step: &HashMap<String, String>, title: &str, source: &str) -> 
 }
 
 pub async fn actionable_steps(
-    caller: Authenticated,
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
+    authority: web::Data<AccessAuthority>,
 ) -> Result<HttpResponse, ApiError> {
     let patient_id = parse_id(&path, "patient")?;
-    authorize_read(&state.store, &caller.0, patient_id).await?;
+    authorize_read(&state.store, &authority, &caller, patient_id).await?;
     let current = state.store.current_steps(patient_id).await?;
     let checklist_stems = stems(current.get("checklist"));
     let plan_stems = stems(current.get("plan"));

@@ -27,6 +27,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::auth_service::{AuthService, AuthUser};
+
 /// How long an event may take to be applied.
 pub const WITHIN: Duration = Duration::from_secs(10);
 
@@ -66,6 +68,8 @@ pub struct TestApp {
     pub keyring: Keyring,
     pub clock: Clock,
     pub published: PublishedQueue,
+    /// The real auth-service of [`spawn_app_with_auth_service`].
+    auth: Option<AuthService>,
 }
 
 /// A queue bound to the test's exchange for every routing key (`#`): all the service
@@ -158,6 +162,11 @@ impl TestKey {
 
 const KID: &str = "test-key";
 
+/// Where a service started with the test key looks for the auth-service: the discard
+/// port, where nothing answers, so a doctor's read fails closed (503) instead of reaching
+/// an auth-service running on this machine.
+const NO_AUTH_SERVICE: &str = "http://127.0.0.1:9";
+
 /// Serves `jwks` at `/.well-known/jwks.json` on a free port; returns its URL.
 fn serve_jwks(jwks: serde_json::Value) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -206,6 +215,29 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
 pub async fn spawn_app_full(mut settings: Settings, clock: Clock) -> TestApp {
     let key = TestKey::generate();
     settings.auth.jwks_url = serve_jwks(key.jwks.clone());
+    NO_AUTH_SERVICE.clone_into(&mut settings.auth.url);
+    launch(settings, clock, key, None).await
+}
+
+/// The service (manual clock at [`start_time`]) beside a real auth-service that shares
+/// its exchange: users sign up and choose doctors through [`TestApp::auth`], their
+/// events reach this service, and it verifies their tokens and confirms doctors' access
+/// with that auth-service.
+pub async fn spawn_app_with_auth_service() -> TestApp {
+    let mut settings = test_settings();
+    let auth = AuthService::start(&settings.events.exchange).await;
+    settings.auth.jwks_url = auth.jwks_url();
+    settings.auth.url.clone_from(&auth.address);
+    let clock = Clock::Manual(ManualClock::new(start_time()));
+    launch(settings, clock, TestKey::generate(), Some(auth)).await
+}
+
+async fn launch(
+    settings: Settings,
+    clock: Clock,
+    key: TestKey,
+    auth: Option<AuthService>,
+) -> TestApp {
     for config in consumer_configs(&settings) {
         EventConsumer::new(config, |_: Message| async { Ok(()) })
             .declare_topology()
@@ -239,6 +271,7 @@ pub async fn spawn_app_full(mut settings: Settings, clock: Clock) -> TestApp {
         keyring,
         clock,
         published,
+        auth,
     }
 }
 
@@ -258,6 +291,54 @@ impl TestApp {
 
     pub fn token(&self, user: Uuid, role: Role) -> String {
         self.key.token(user, role)
+    }
+
+    /// The auth-service (tests built with [`spawn_app_with_auth_service`]).
+    pub fn auth(&self) -> &AuthService {
+        self.auth
+            .as_ref()
+            .expect("this test runs without an auth-service")
+    }
+
+    pub fn auth_mut(&mut self) -> &mut AuthService {
+        self.auth
+            .as_mut()
+            .expect("this test runs without an auth-service")
+    }
+
+    /// `GET path` with `user`'s own token, from the auth-service.
+    pub async fn get_with(&self, path: &str, user: &AuthUser) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with `user`'s own token, no body.
+    pub async fn post_with(&self, path: &str, user: &AuthUser) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path` with `user`'s own token: status and JSON body.
+    pub async fn json_with(&self, path: &str, user: &AuthUser) -> (u16, serde_json::Value) {
+        let response = self.get_with(path, user).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Waits until `user.registered` from the auth-service has made `patient` known here.
+    pub async fn wait_until_known_patient(&self, patient: &AuthUser) {
+        self.wait_for_user(patient.id, "the patient's registration", |user| {
+            user.role.as_deref() == Some("patient")
+        })
+        .await;
     }
 
     /// `GET path` as `user`.
@@ -515,6 +596,9 @@ impl TestApp {
 
     /// Stops the service and deletes the test's queues, exchange and keys.
     pub async fn stop_and_clean(mut self) {
+        if let Some(auth) = self.auth.as_mut() {
+            auth.stop().await;
+        }
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
             tokio::time::timeout(Duration::from_secs(10), task)

@@ -4,6 +4,8 @@
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
+mod auth_service;
 mod events;
 mod helpers;
 mod operations;

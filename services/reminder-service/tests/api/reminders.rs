@@ -8,7 +8,7 @@ use hospital_test_support::eventually;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{redis, spawn_app_with_clock, TestApp, WITHIN};
+use crate::helpers::{redis, spawn_app_with_auth_service, spawn_app_with_clock, TestApp, WITHIN};
 
 fn twice_daily_for_two_days() -> (&'static str, Value, Value) {
     (
@@ -22,6 +22,13 @@ fn twice_daily_for_two_days() -> (&'static str, Value, Value) {
 /// steps arrived at 07:00 on 1 June 2026.
 async fn patient_with_steps(app: &TestApp) -> Uuid {
     let patient = app.patient("UTC").await;
+    give_steps(app, patient).await;
+    patient
+}
+
+/// One checklist item and one twice-daily plan step for two days for `patient`, known
+/// here already, from a note written at 06:00 on 1 June 2026.
+pub async fn give_steps(app: &TestApp, patient: Uuid) {
     let event = app.steps_event(
         patient,
         "2026-06-01T06:00:00Z",
@@ -29,7 +36,6 @@ async fn patient_with_steps(app: &TestApp) -> Uuid {
         &[twice_daily_for_two_days()],
     );
     app.deliver(&event).await;
-    patient
 }
 
 fn ids(items: &[Value]) -> Vec<String> {
@@ -260,33 +266,34 @@ async fn check_in_is_open_only_within_the_grace_period_and_a_miss_extends_the_co
 
 #[tokio::test]
 async fn only_the_patient_and_their_current_doctor_get_in() {
-    let app = spawn_app_with_clock().await;
-    let patient = patient_with_steps(&app).await;
-    let doctor = app.doctor_of(patient).await;
-    let stranger = app.patient("UTC").await;
-    let other_doctor = Uuid::now_v7();
-    let reminder = app.reminders(patient, Some("upcoming")).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // Real users: a doctor's access is confirmed with the auth-service.
+    let app = spawn_app_with_auth_service().await;
+    let auth = app.auth();
+    let patient = auth.signup_patient().await;
+    app.wait_until_known_patient(&patient).await;
+    give_steps(&app, patient.id).await;
+    let doctor = auth.signup_doctor().await;
+    assert_eq!(auth.select_doctor(&patient, &doctor).await, 200);
+    let stranger = auth.signup_patient().await;
+    let other_doctor = auth.signup_doctor().await;
+    let (status, upcoming) = app
+        .json_with(
+            &format!("/patients/{}/reminders?status=upcoming", patient.id),
+            &patient,
+        )
+        .await;
+    assert_eq!(status, 200, "{upcoming}");
+    let reminder = upcoming["items"][0]["id"].as_str().unwrap().to_owned();
     let paths = [
-        format!("/patients/{patient}/actionable-steps"),
-        format!("/patients/{patient}/reminders"),
-        format!("/patients/{patient}/adherence"),
+        format!("/patients/{}/actionable-steps", patient.id),
+        format!("/patients/{}/reminders", patient.id),
+        format!("/patients/{}/adherence", patient.id),
     ];
     for path in &paths {
+        assert_eq!(app.get_with(path, &doctor).await.status(), 200, "{path}");
+        assert_eq!(app.get_with(path, &stranger).await.status(), 403, "{path}");
         assert_eq!(
-            app.get_as(path, doctor, Role::Doctor).await.status(),
-            200,
-            "{path}"
-        );
-        assert_eq!(
-            app.get_as(path, stranger, Role::Patient).await.status(),
-            403,
-            "{path}"
-        );
-        assert_eq!(
-            app.get_as(path, other_doctor, Role::Doctor).await.status(),
+            app.get_with(path, &other_doctor).await.status(),
             403,
             "{path}"
         );
@@ -294,23 +301,18 @@ async fn only_the_patient_and_their_current_doctor_get_in() {
     }
     let unknown = Uuid::now_v7();
     let (status, body) = app
-        .json_as(
-            &format!("/patients/{unknown}/reminders"),
-            doctor,
-            Role::Doctor,
-        )
+        .json_with(&format!("/patients/{unknown}/reminders"), &doctor)
         .await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "not_found");
     let (status, body) = app
-        .json_as("/patients/not-a-uuid/reminders", patient, Role::Patient)
+        .json_with("/patients/not-a-uuid/reminders", &patient)
         .await;
     assert_eq!(status, 400, "{body}");
     let (status, _) = app
-        .json_as(
-            &format!("/patients/{patient}/reminders?status=late"),
-            patient,
-            Role::Patient,
+        .json_with(
+            &format!("/patients/{}/reminders?status=late", patient.id),
+            &patient,
         )
         .await;
     assert_eq!(status, 422);
@@ -319,48 +321,44 @@ async fn only_the_patient_and_their_current_doctor_get_in() {
     app.set_time("2026-06-01T08:00:00Z");
     let check_in = |id: String| format!("/reminders/{id}/check-in");
     assert_eq!(
-        app.post_as(&check_in(reminder.clone()), doctor, Role::Doctor)
+        app.post_with(&check_in(reminder.clone()), &doctor)
             .await
             .status(),
         403
     );
     assert_eq!(
-        app.post_as(&check_in(reminder.clone()), stranger, Role::Patient)
+        app.post_with(&check_in(reminder.clone()), &stranger)
             .await
             .status(),
         403
     );
     assert_eq!(
-        app.post_as(
-            &check_in(Uuid::now_v7().to_string()),
-            patient,
-            Role::Patient
-        )
-        .await
-        .status(),
+        app.post_with(&check_in(Uuid::now_v7().to_string()), &patient)
+            .await
+            .status(),
         404
     );
     assert_eq!(
-        app.post_as(&check_in("42".into()), patient, Role::Patient)
+        app.post_with(&check_in("42".into()), &patient)
             .await
             .status(),
         400
     );
     // Nothing was checked in by any of them.
-    assert!(app.reminders(patient, Some("done")).await.is_empty());
+    let (status, done) = app
+        .json_with(
+            &format!("/patients/{}/reminders?status=done", patient.id),
+            &patient,
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done["items"].as_array().unwrap().is_empty(), "{done}");
 
-    // A new doctor: the old one loses access at once.
-    let new_doctor = app.doctor_of(patient).await;
-    assert_eq!(
-        app.get_as(&paths[0], doctor, Role::Doctor).await.status(),
-        403
-    );
-    assert_eq!(
-        app.get_as(&paths[0], new_doctor, Role::Doctor)
-            .await
-            .status(),
-        200
-    );
+    // A new doctor: the old one loses access at once, as soon as the switch returns.
+    let new_doctor = auth.signup_doctor().await;
+    assert_eq!(auth.select_doctor(&patient, &new_doctor).await, 200);
+    assert_eq!(app.get_with(&paths[0], &doctor).await.status(), 403);
+    assert_eq!(app.get_with(&paths[0], &new_doctor).await.status(), 200);
     app.stop_and_clean().await;
 }
 
