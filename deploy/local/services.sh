@@ -21,7 +21,7 @@
 SERVICES=(
   "auth-service      8081  AUTH      db=hospital_auth events jwt-signer routed=AUTH AUTH__SECURITY__TRUST_FORWARDED_FOR=true"
   "gateway           8080  GATEWAY   jwks"
-  # "notes-service     8082  NOTES     db=hospital_notes events jwks routed=NOTES"
+  "notes-service     8082  NOTES     db=hospital_notes events jwks access crypto routed=NOTES"
   "reminder-service  8083  REMINDER  events jwks access redis crypto routed=REMINDERS"
   # "llm-worker        8084  LLM       events"
 )
