@@ -93,11 +93,6 @@ impl MongoNotes {
         Ok(store)
     }
 
-    /// The database this store uses (tests drop it when they end).
-    pub fn database(&self) -> &Database {
-        &self.database
-    }
-
     /// Creates the indexes; creating one that exists with the same keys and options does
     /// nothing, so every start runs this.
     async fn create_indexes(&self) -> Result<(), StoreError> {
@@ -180,10 +175,12 @@ impl MongoNotes {
         changed_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        // `null` also matches a missing field; `$lt` on a date matches only dates.
+        // `$lt` on a date matches only dates: a user without an assignment (the field
+        // missing, or null) is matched by the other branches.
         let filter = doc! {
             "_id": uuid(patient_id),
             "$or": [
+                { "assignment_changed_at": { "$exists": false } },
                 { "assignment_changed_at": null },
                 { "assignment_changed_at": { "$lt": date(changed_at) } },
             ],
@@ -556,9 +553,12 @@ impl NoteStore for MongoNotes {
                 Err(err) if is_duplicate_key(&err) => {}
                 Err(err) => return Err(unavailable("reserving an idempotency key", &err)),
             }
+            // `local`: the claim that refused ours may not be majority-committed yet, and a
+            // majority read would not see it.
             let held = self
                 .idempotency_keys
                 .find_one(doc! { "_id": id.as_str() })
+                .read_concern(ReadConcern::local())
                 .await
                 .map_err(|e| unavailable("reading an idempotency key", &e))?;
             let Some(held) = held else { continue };
