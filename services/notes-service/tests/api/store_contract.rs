@@ -43,7 +43,12 @@ impl Drop for MongoTestDatabase {
                 return;
             };
             runtime.block_on(async move {
-                if let Ok(client) = mongodb::Client::with_uri_str(&uri).await {
+                let Ok(mut options) = mongodb::options::ClientOptions::parse(&uri).await else {
+                    return;
+                };
+                // Without a server, give up as soon as the store itself did.
+                options.server_selection_timeout = Some(std::time::Duration::from_secs(5));
+                if let Ok(client) = mongodb::Client::with_options(options) {
                     let _ = client.database(&name).drop().await;
                 }
             });
@@ -553,6 +558,21 @@ mod contract {
         assert_eq!(
             store.user(patient).await.unwrap(),
             Some(copy(patient, Some(Role::Patient), None))
+        );
+
+        // A registered user's first assignment.
+        let registered = Uuid::now_v7();
+        store
+            .apply_registration(registered, Role::Patient, at(0))
+            .await
+            .unwrap();
+        assert!(store
+            .apply_assignment(registered, Some(d3), at(1), at(1))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.user(registered).await.unwrap(),
+            Some(copy(registered, Some(Role::Patient), Some(d3)))
         );
 
         // A stale assignment for a user not seen before is still applied (nothing newer).
