@@ -7,6 +7,7 @@
 //! `Idempotency-Key` reserves its note id before the note is written, and every status
 //! change is a compare-and-set, so each step can be retried after a crash.
 
+pub mod mongo;
 pub mod postgres;
 mod schema;
 
@@ -22,6 +23,7 @@ use uuid::Uuid;
 use crate::domain::{FailureCode, IdempotencyKey, NoteStatus};
 use crate::settings::DatabaseSettings;
 
+pub use mongo::MongoNotes;
 pub use postgres::PgNotes;
 
 #[derive(Debug, thiserror::Error)]
@@ -293,6 +295,7 @@ pub fn parse_role(stored: &str) -> Result<Role, StoreError> {
 /// The store the settings name: `mongodb://` / `mongodb+srv://` or `postgres://`.
 #[derive(Clone)]
 pub enum Notes {
+    Mongo(MongoNotes),
     Postgres(PgNotes),
 }
 
@@ -300,7 +303,9 @@ impl Notes {
     /// Connects (lazily where the driver allows) and prepares the schema: migrations or
     /// indexes.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
-        if settings.is_postgres() {
+        if settings.is_mongodb() {
+            Ok(Notes::Mongo(MongoNotes::connect(settings).await?))
+        } else if settings.is_postgres() {
             let store = PgNotes::connect(&settings.url, settings.pool_size)?;
             store.run_migrations().await?;
             Ok(Notes::Postgres(store))
@@ -314,6 +319,7 @@ impl Notes {
     /// `mongodb` or `postgres`, for logs and readiness.
     pub fn kind(&self) -> &'static str {
         match self {
+            Notes::Mongo(_) => "mongodb",
             Notes::Postgres(_) => "postgres",
         }
     }
@@ -323,6 +329,7 @@ impl Notes {
 macro_rules! delegate {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
+            Notes::Mongo($store) => $call.await,
             Notes::Postgres($store) => $call.await,
         }
     };
