@@ -169,7 +169,8 @@ async fn record_reads(
     patient_id: Uuid,
     notes: &[NoteRecord],
 ) -> Result<(), ApiError> {
-    let at = state.clock.now();
+    // Milliseconds: the precision both stores keep.
+    let at = state.clock.now().trunc_subsecs(3);
     let entries: Vec<AccessEntry> = notes
         .iter()
         .map(|note| AccessEntry {
