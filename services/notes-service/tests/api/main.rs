@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod events;
+mod faults;
 mod helpers;
 mod notes;
 mod sealing;
