@@ -4,8 +4,8 @@
 //! or resolved. Each batch is computed from the last materialised instant, so an open-ended
 //! daily medicine costs the same after ten years as on its first day.
 
-use hospital_events::contracts::{Duration as StepDuration, Schedule as StepSchedule};
-use hospital_schedule::{ClockTime, Duration, InvalidStep, Schedule, Step};
+use hospital_schedule::Step;
+use hospital_steps::{Duration, Schedule};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
@@ -21,52 +21,27 @@ pub struct Planned {
 #[derive(Debug, Clone)]
 pub struct PlanTimeline {
     schedule: Schedule,
-    duration: Duration,
+    /// `None` when the step has no end.
+    duration: Option<Duration>,
     start: Timestamp,
     zone: TimeZone,
 }
 
-fn clock(hour: u32, minute: u32) -> Result<ClockTime, InvalidStep> {
-    ClockTime::new(
-        u8::try_from(hour).unwrap_or(u8::MAX),
-        u8::try_from(minute).unwrap_or(u8::MAX),
-    )
-}
-
 impl PlanTimeline {
-    /// The timeline of a step as `steps.extracted` carries it.
+    /// The timeline of a step as `steps.extracted` carries it (valid by construction, so
+    /// nothing to refuse).
     pub fn new(
-        schedule: &StepSchedule,
-        duration: Option<&StepDuration>,
+        schedule: Schedule,
+        duration: Option<Duration>,
         start: Timestamp,
         zone: TimeZone,
-    ) -> Result<Self, InvalidStep> {
-        let schedule = match schedule {
-            StepSchedule::FixedTimes { times } => Schedule::fixed_times(
-                times
-                    .as_slice()
-                    .iter()
-                    .map(|t| clock(t.hour(), t.minute()))
-                    .collect::<Result<_, _>>()?,
-            )?,
-            StepSchedule::TimesPerDay { times_per_day } => {
-                Schedule::times_per_day(i64::from(times_per_day.get()))?
-            }
-            StepSchedule::Interval { every_hours } => {
-                Schedule::every_hours(i64::from(every_hours.get()))?
-            }
-        };
-        let duration = match duration {
-            None => Duration::Open,
-            Some(StepDuration::Days(d)) => Duration::days(i64::from(d.get()))?,
-            Some(StepDuration::Occurrences(n)) => Duration::occurrences(i64::from(n.get()))?,
-        };
-        Ok(Self {
+    ) -> Self {
+        Self {
             schedule,
             duration,
             start,
             zone,
-        })
+        }
     }
 
     /// How many occurrences the course has before any is missed; `None` when open-ended.
@@ -82,19 +57,14 @@ impl PlanTimeline {
 
     /// Whether the step's times are wall-clock times (they follow the patient's zone).
     pub fn follows_zone(&self) -> bool {
-        !matches!(self.schedule, Schedule::Interval(_))
+        !matches!(self.schedule, Schedule::Interval { .. })
     }
 
     /// Instants from `from` on (at or after it), lazily.
     fn instants_from(&self, from: Timestamp) -> impl Iterator<Item = i64> {
-        Step::new(
-            self.schedule.clone(),
-            Duration::Open,
-            from,
-            self.zone.clone(),
-        )
-        .occurrences()
-        .map(Timestamp::as_second)
+        Step::new(self.schedule.clone(), None, from, self.zone.clone())
+            .occurrences()
+            .map(Timestamp::as_second)
     }
 
     /// Up to `want` occurrences starting with index `first`, after the last materialised
@@ -118,8 +88,8 @@ impl PlanTimeline {
         }
         // One more than needed: the last one's grace depends on the gap to its successor.
         let lookahead = take + 1;
-        let instants: Vec<i64> = if let Schedule::Interval(h) = &self.schedule {
-            let every = i64::from(h.get()) * 3600;
+        let instants: Vec<i64> = if let Schedule::Interval { every_hours } = &self.schedule {
+            let every = i64::from(every_hours.get()) * 3600;
             let first_at = after.map_or(self.start.as_second(), |a| a + every);
             (0..lookahead)
                 .map(|i| first_at + every * i64::try_from(i).unwrap_or(0))
@@ -161,14 +131,11 @@ mod tests {
 
     fn timeline(schedule: &str, duration: &str, start: &str, zone: &str) -> PlanTimeline {
         PlanTimeline::new(
-            &serde_json::from_str(schedule).unwrap(),
-            serde_json::from_str::<Option<StepDuration>>(duration)
-                .unwrap()
-                .as_ref(),
+            serde_json::from_str(schedule).unwrap(),
+            serde_json::from_str(duration).unwrap(),
             start.parse().unwrap(),
             TimeZone::get(zone).unwrap(),
         )
-        .unwrap()
     }
 
     fn ts(s: &str) -> i64 {
