@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use hospital_events::StepsExtracted;
+use hospital_schedule::Step;
 use hospital_steps::{Duration, Schedule};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -58,7 +59,9 @@ fn timeline(fields: &[Option<String>], zone: TimeZone) -> Option<PlanTimeline> {
     let schedule: Schedule = serde_json::from_str(fields.first()?.as_deref()?).ok()?;
     let duration: Option<Duration> = serde_json::from_str(fields.get(1)?.as_deref()?).ok()?;
     let start = Timestamp::from_second(fields.get(2)?.as_deref()?.parse().ok()?).ok()?;
-    Some(PlanTimeline::new(schedule, duration, start, zone))
+    Some(PlanTimeline::new(Step::new(
+        schedule, duration, start, zone,
+    )))
 }
 
 const TOP_UP_FIELDS: [&str; 10] = [
@@ -110,8 +113,12 @@ impl Planner {
             .plan
             .iter()
             .map(|step| {
-                let timeline =
-                    PlanTimeline::new(step.schedule.clone(), step.duration, now, zone.clone());
+                let timeline = PlanTimeline::new(Step::new(
+                    step.schedule.clone(),
+                    step.duration,
+                    now,
+                    zone.clone(),
+                ));
                 let count = timeline.base_count();
                 let planned = timeline.plan(
                     None,
