@@ -45,15 +45,6 @@ impl Schedule {
             times_per_day: TimesPerDay::new(doses)?,
         })
     }
-
-    /// Doses a day (the common measure of the three kinds; fractional for intervals).
-    pub fn doses_per_day(&self) -> f64 {
-        match self {
-            Self::FixedTimes { times } => times.len() as f64,
-            Self::Interval { every_hours } => 24.0 / f64::from(every_hours.get()),
-            Self::TimesPerDay { times_per_day } => f64::from(times_per_day.get()),
-        }
-    }
 }
 
 /// How long a plan step lasts: `{"days": N}` or `{"occurrences": N}`. An open-ended step
