@@ -9,14 +9,21 @@
 //! [`note_text_binding`], [`step_title_binding`] and [`step_source_binding`], which sealer and
 //! opener must both use). Ids, statuses, instants and schedules stay in clear so that the
 //! reminder-service schedules and dispatches without a key.
-
-use std::fmt;
+//!
+//! A plan step's schedule and duration, and the bound on the number of steps, are the step
+//! vocabulary's (`hospital-steps`), re-exported here; [`StepsExtracted::seal`] turns the
+//! clear steps an extractor returns into the event.
 
 use chrono::{DateTime, Utc};
-use hospital_crypto::AssociatedData;
 pub use hospital_crypto::SealedEnvelope;
+use hospital_crypto::{AssociatedData, CryptoError, Keyring};
 use hospital_platform::token::Role;
-use serde::{Deserialize, Deserializer, Serialize};
+use hospital_steps::{max_steps, Steps};
+pub use hospital_steps::{
+    ClockTime, ClockTimes, Duration, DurationDays, IntervalHours, InvalidStep, Occurrences,
+    Schedule, TimesPerDay, MAX_STEPS,
+};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::event;
@@ -102,19 +109,17 @@ struct StepsExtractedWire {
     note_created_at: DateTime<Utc>,
     extractor: Extractor,
     fallback: bool,
-    #[serde(deserialize_with = "at_most_max_steps")]
+    #[serde(deserialize_with = "max_steps::checklist")]
     checklist: Vec<ChecklistStep>,
-    #[serde(deserialize_with = "at_most_max_steps")]
+    #[serde(deserialize_with = "max_steps::plan")]
     plan: Vec<PlanStep>,
 }
 
 impl TryFrom<StepsExtractedWire> for StepsExtracted {
-    type Error = InvalidStep;
+    type Error = InvalidStepsExtracted;
 
     fn try_from(wire: StepsExtractedWire) -> Result<Self, Self::Error> {
-        if wire.fallback && wire.extractor != Extractor::Offline {
-            return Err(InvalidStep::FallbackNotOffline(wire.extractor));
-        }
+        check_fallback(wire.extractor, wire.fallback)?;
         Ok(Self {
             note_id: wire.note_id,
             patient_id: wire.patient_id,
@@ -127,10 +132,95 @@ impl TryFrom<StepsExtractedWire> for StepsExtracted {
     }
 }
 
-/// The most checklist items, and separately the most plan steps, one `steps.extracted` event
-/// carries (the schema says the same). A note asking for more fails with
-/// [`ExtractionFailure::TooManySteps`].
-pub const MAX_STEPS: usize = 200;
+/// Why a [`StepsExtracted`] is not one the contract allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidStepsExtracted {
+    #[error("a fallback is always to the offline extractor, not {0:?}")]
+    FallbackNotOffline(Extractor),
+    /// More than [`MAX_STEPS`] checklist items or plan steps.
+    #[error(transparent)]
+    Steps(#[from] InvalidStep),
+}
+
+/// Why [`StepsExtracted::seal`] made no event.
+#[derive(Debug, thiserror::Error)]
+pub enum SealStepsError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidStepsExtracted),
+    /// The keyring could not seal a title or a source (the cause names no content).
+    #[error("could not seal a step's text: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
+fn check_fallback(extractor: Extractor, fallback: bool) -> Result<(), InvalidStepsExtracted> {
+    if fallback && extractor != Extractor::Offline {
+        return Err(InvalidStepsExtracted::FallbackNotOffline(extractor));
+    }
+    Ok(())
+}
+
+impl StepsExtracted {
+    /// The event of a note's clear steps: each step gets a fresh UUID v7 id, and its title
+    /// and source are sealed with `keyring`'s current key, bound by [`step_title_binding`]
+    /// and [`step_source_binding`] to that id and the patient. Schedules and durations stay
+    /// in clear, as they are.
+    ///
+    /// Refuses a fallback to anything but the offline extractor and more than
+    /// [`MAX_STEPS`] checklist items or plan steps, like deserializing does.
+    pub fn seal(
+        note_id: Uuid,
+        patient_id: Uuid,
+        note_created_at: DateTime<Utc>,
+        extractor: Extractor,
+        fallback: bool,
+        steps: &Steps,
+        keyring: &Keyring,
+    ) -> Result<Self, SealStepsError> {
+        check_fallback(extractor, fallback)?;
+        steps.check_counts().map_err(InvalidStepsExtracted::from)?;
+        let seal = |title: &str, source: &str| -> Result<_, CryptoError> {
+            let step_id = Uuid::now_v7();
+            let title = keyring.seal_str(title, &step_title_binding(step_id, patient_id))?;
+            let source = keyring.seal_str(source, &step_source_binding(step_id, patient_id))?;
+            Ok((step_id, title, source))
+        };
+        let checklist = steps
+            .checklist
+            .iter()
+            .map(|item| {
+                let (step_id, title, source) = seal(&item.title, &item.source)?;
+                Ok(ChecklistStep {
+                    step_id,
+                    title,
+                    source,
+                })
+            })
+            .collect::<Result<_, CryptoError>>()?;
+        let plan = steps
+            .plan
+            .iter()
+            .map(|step| {
+                let (step_id, title, source) = seal(&step.title, &step.source)?;
+                Ok(PlanStep {
+                    step_id,
+                    title,
+                    source,
+                    schedule: step.schedule.clone(),
+                    duration: step.duration,
+                })
+            })
+            .collect::<Result<_, CryptoError>>()?;
+        Ok(Self {
+            note_id,
+            patient_id,
+            note_created_at,
+            extractor,
+            fallback,
+            checklist,
+            plan,
+        })
+    }
+}
 
 /// Which extractor produced a note's steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -167,228 +257,6 @@ pub struct PlanStep {
     pub schedule: Schedule,
     /// `None` (JSON `null`) when the note sets no end.
     pub duration: Option<Duration>,
-}
-
-/// When a plan step repeats (`shared/extraction.md`), tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Schedule {
-    /// `{"kind": "fixed_times", "times": ["08:00", "20:00"]}`: clock times in the patient's
-    /// time zone.
-    FixedTimes { times: ClockTimes },
-    /// `{"kind": "interval", "every_hours": 6}`: every N hours from the first dose.
-    Interval { every_hours: IntervalHours },
-    /// `{"kind": "times_per_day", "times_per_day": 3}`: N doses over the waking window.
-    TimesPerDay { times_per_day: TimesPerDay },
-}
-
-/// How long a plan step lasts: `{"days": N}` or `{"occurrences": N}` (an open-ended step is
-/// `Option::None`, JSON `null`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Duration {
-    Days(DurationDays),
-    Occurrences(Occurrences),
-}
-
-/// Why a step's part is out of the contract's bounds.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidStep {
-    #[error("{what} {value} is outside {min}..={max}")]
-    OutOfRange {
-        what: &'static str,
-        value: u32,
-        min: u32,
-        max: u32,
-    },
-    #[error("clock time {0:?} is not a 24-hour HH:MM time")]
-    ClockTime(String),
-    #[error("a fixed-times schedule needs 1 to {max} distinct times, got {0}", max = ClockTimes::MAX)]
-    TimesCount(usize),
-    #[error("clock time {0} is listed twice")]
-    DuplicateTime(ClockTime),
-    #[error("{0} steps is more than {MAX_STEPS}")]
-    TooManySteps(usize),
-    #[error("a fallback is always to the offline extractor, not {0:?}")]
-    FallbackNotOffline(Extractor),
-}
-
-macro_rules! bounded {
-    ($(#[$doc:meta])* $name:ident($int:ty), $min:literal..=$max:literal, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "u32", into = "u32")]
-        pub struct $name($int);
-
-        impl $name {
-            pub const MIN: $int = $min;
-            pub const MAX: $int = $max;
-
-            /// Refuses a value outside `MIN..=MAX`.
-            pub fn new(value: u32) -> Result<Self, InvalidStep> {
-                match <$int>::try_from(value) {
-                    Ok(v) if (Self::MIN..=Self::MAX).contains(&v) => Ok(Self(v)),
-                    _ => Err(InvalidStep::OutOfRange {
-                        what: $what,
-                        value,
-                        min: u32::from(Self::MIN),
-                        max: u32::from(Self::MAX),
-                    }),
-                }
-            }
-
-            pub fn get(self) -> u32 {
-                u32::from(self.0)
-            }
-        }
-
-        impl TryFrom<u32> for $name {
-            type Error = InvalidStep;
-
-            fn try_from(value: u32) -> Result<Self, Self::Error> {
-                Self::new(value)
-            }
-        }
-
-        impl From<$name> for u32 {
-            fn from(value: $name) -> Self {
-                value.get()
-            }
-        }
-    };
-}
-
-bounded!(
-    /// Doses a day, 1 to 24.
-    TimesPerDay(u8), 1..=24, "times_per_day"
-);
-bounded!(
-    /// Hours between doses, 1 to 8,760 (a year; the schedule engine's bound).
-    IntervalHours(u16), 1..=8760, "every_hours"
-);
-bounded!(
-    /// A duration in days, 1 to 3,650 (ten years; longer is open-ended, `null`).
-    DurationDays(u16), 1..=3650, "days"
-);
-bounded!(
-    /// A duration in doses, 1 to 10,000.
-    Occurrences(u16), 1..=10000, "occurrences"
-);
-
-/// A 24-hour clock time in the patient's time zone, serialized as `"HH:MM"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ClockTime {
-    minutes: u16,
-}
-
-impl ClockTime {
-    pub fn new(hour: u32, minute: u32) -> Result<Self, InvalidStep> {
-        if hour < 24 && minute < 60 {
-            // At most 23 * 60 + 59.
-            Ok(Self {
-                minutes: (hour * 60 + minute) as u16,
-            })
-        } else {
-            Err(InvalidStep::ClockTime(format!("{hour}:{minute:02}")))
-        }
-    }
-
-    pub fn hour(self) -> u32 {
-        u32::from(self.minutes / 60)
-    }
-
-    pub fn minute(self) -> u32 {
-        u32::from(self.minutes % 60)
-    }
-}
-
-impl fmt::Display for ClockTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}:{:02}", self.hour(), self.minute())
-    }
-}
-
-impl std::str::FromStr for ClockTime {
-    type Err = InvalidStep;
-
-    /// Only the canonical `HH:MM` form.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let b = s.as_bytes();
-        let bad = || InvalidStep::ClockTime(s.chars().take(16).collect());
-        if b.len() != 5 || b[2] != b':' || ![0, 1, 3, 4].iter().all(|&i| b[i].is_ascii_digit()) {
-            return Err(bad());
-        }
-        let digit = |i: usize| u32::from(b[i] - b'0');
-        Self::new(digit(0) * 10 + digit(1), digit(3) * 10 + digit(4)).map_err(|_| bad())
-    }
-}
-
-impl TryFrom<String> for ClockTime {
-    type Error = InvalidStep;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<ClockTime> for String {
-    fn from(t: ClockTime) -> Self {
-        t.to_string()
-    }
-}
-
-/// The times of a fixed-times schedule: 1 to 24, distinct, kept sorted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "Vec<ClockTime>", into = "Vec<ClockTime>")]
-pub struct ClockTimes(Vec<ClockTime>);
-
-impl ClockTimes {
-    pub const MAX: usize = 24;
-
-    /// Sorts the times; refuses none, more than [`MAX`](Self::MAX), or one listed twice.
-    pub fn new(mut times: Vec<ClockTime>) -> Result<Self, InvalidStep> {
-        if times.is_empty() || times.len() > Self::MAX {
-            return Err(InvalidStep::TimesCount(times.len()));
-        }
-        times.sort_unstable();
-        if let Some(pair) = times.windows(2).find(|pair| pair[0] == pair[1]) {
-            return Err(InvalidStep::DuplicateTime(pair[0]));
-        }
-        Ok(Self(times))
-    }
-
-    pub fn as_slice(&self) -> &[ClockTime] {
-        &self.0
-    }
-}
-
-impl TryFrom<Vec<ClockTime>> for ClockTimes {
-    type Error = InvalidStep;
-
-    fn try_from(times: Vec<ClockTime>) -> Result<Self, Self::Error> {
-        Self::new(times)
-    }
-}
-
-impl From<ClockTimes> for Vec<ClockTime> {
-    fn from(times: ClockTimes) -> Self {
-        times.0
-    }
-}
-
-fn at_most_max_steps<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    let steps = Vec::<T>::deserialize(deserializer)?;
-    if steps.len() > MAX_STEPS {
-        return Err(serde::de::Error::custom(InvalidStep::TooManySteps(
-            steps.len(),
-        )));
-    }
-    Ok(steps)
 }
 
 /// Extraction of a note gave no steps. Published by llm-worker, consumed by notes-service
@@ -535,75 +403,6 @@ mod tests {
     }
 
     #[test]
-    fn schedules_and_durations_have_the_extraction_shapes() {
-        let times = ClockTimes::new(vec!["20:00".parse().unwrap(), "08:00".parse().unwrap()]);
-        let fixed = Schedule::FixedTimes {
-            times: times.unwrap(),
-        };
-        assert_eq!(
-            serde_json::to_value(&fixed).unwrap(),
-            serde_json::json!({"kind": "fixed_times", "times": ["08:00", "20:00"]})
-        );
-        let every = Schedule::Interval {
-            every_hours: IntervalHours::new(6).unwrap(),
-        };
-        assert_eq!(
-            serde_json::to_value(every).unwrap(),
-            serde_json::json!({"kind": "interval", "every_hours": 6})
-        );
-        let daily = serde_json::json!({"kind": "times_per_day", "times_per_day": 3});
-        let parsed: Schedule = serde_json::from_value(daily.clone()).unwrap();
-        assert_eq!(serde_json::to_value(parsed).unwrap(), daily);
-        let days = Duration::Days(DurationDays::new(7).unwrap());
-        assert_eq!(
-            serde_json::to_value(days).unwrap(),
-            serde_json::json!({"days": 7})
-        );
-        let doses: Option<Duration> = serde_json::from_str(r#"{"occurrences": 10}"#).unwrap();
-        assert_eq!(
-            doses,
-            Some(Duration::Occurrences(Occurrences::new(10).unwrap()))
-        );
-        let open: Option<Duration> = serde_json::from_str("null").unwrap();
-        assert_eq!(open, None);
-    }
-
-    #[test]
-    fn out_of_contract_steps_do_not_deserialize() {
-        let bad_schedules = [
-            r#"{"kind": "fixed_times", "times": []}"#,
-            r#"{"kind": "fixed_times", "times": ["8:00"]}"#,
-            r#"{"kind": "fixed_times", "times": ["24:00"]}"#,
-            r#"{"kind": "fixed_times", "times": ["08:00", "08:00"]}"#,
-            r#"{"kind": "interval", "every_hours": 0}"#,
-            r#"{"kind": "interval", "every_hours": 8761}"#,
-            r#"{"kind": "interval", "every_hours": 6, "times_per_day": 4}"#,
-            r#"{"kind": "times_per_day", "times_per_day": 25}"#,
-            r#"{"kind": "weekly", "every_hours": 168}"#,
-            r#"{"every_hours": 6}"#,
-        ];
-        for json in bad_schedules {
-            assert!(serde_json::from_str::<Schedule>(json).is_err(), "{json}");
-        }
-        let bad_durations = [
-            r#"{"days": 0}"#,
-            r#"{"days": 3651}"#,
-            r#"{"occurrences": 10001}"#,
-            r#"{"days": 7, "occurrences": 3}"#,
-            r#"{"weeks": 2}"#,
-            r#"{"days": -1}"#,
-        ];
-        for json in bad_durations {
-            assert!(serde_json::from_str::<Duration>(json).is_err(), "{json}");
-        }
-        let times: Vec<ClockTime> = (0..25)
-            .map(|h| ClockTime::new(h % 24, h / 24).unwrap())
-            .collect();
-        assert_eq!(ClockTimes::new(times), Err(InvalidStep::TimesCount(25)));
-        assert!(IntervalHours::new(8760).is_ok() && IntervalHours::new(70_000).is_err());
-    }
-
-    #[test]
     fn steps_extracted_refuses_more_than_max_steps() {
         let mut value = serde_json::json!({
             "note_id": Uuid::now_v7(), "patient_id": Uuid::now_v7(),
@@ -637,13 +436,108 @@ mod tests {
         assert!(err.to_string().contains("more than 200"), "{err}");
     }
 
-    #[test]
-    fn bindings_tie_content_to_its_ids_and_kind() {
+    fn keyring() -> hospital_crypto::Keyring {
         let spec = format!(
             "k1:{}",
             hospital_crypto::Keyring::generate_key().unwrap().as_str()
         );
-        let keyring = hospital_crypto::Keyring::from_spec(&spec).unwrap();
+        hospital_crypto::Keyring::from_spec(&spec).unwrap()
+    }
+
+    fn clear_steps() -> Steps {
+        serde_json::from_value(serde_json::json!({
+            "checklist": [{"title": "Buy a thermometer", "source": "Buy a thermometer today."}],
+            "plan": [{
+                "title": "Take amoxicillin 500 mg",
+                "schedule": {"kind": "fixed_times", "times": ["08:00", "20:00"]},
+                "duration": {"days": 7},
+                "source": "Take amoxicillin 500 mg at 08:00 and 20:00 for 7 days."
+            }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn seal_binds_each_text_to_a_fresh_step_id_and_keeps_schedules_clear() {
+        let keyring = keyring();
+        let steps = clear_steps();
+        let (note, patient, at) = (Uuid::now_v7(), Uuid::now_v7(), Utc::now());
+        let event = StepsExtracted::seal(
+            note,
+            patient,
+            at,
+            Extractor::Offline,
+            true,
+            &steps,
+            &keyring,
+        )
+        .unwrap();
+        assert_eq!((event.note_id, event.patient_id), (note, patient));
+        assert_eq!(event.note_created_at, at);
+        assert!(event.fallback);
+        let item = &event.checklist[0];
+        let step = &event.plan[0];
+        assert_ne!(item.step_id, step.step_id);
+        assert_eq!(step.step_id.get_version_num(), 7);
+        let open = |sealed, binding| keyring.open_str(sealed, &binding).unwrap();
+        assert_eq!(
+            open(&item.title, step_title_binding(item.step_id, patient)).as_str(),
+            "Buy a thermometer"
+        );
+        assert_eq!(
+            open(&step.source, step_source_binding(step.step_id, patient)).as_str(),
+            "Take amoxicillin 500 mg at 08:00 and 20:00 for 7 days."
+        );
+        // A title cannot be opened as another step's or as a source.
+        assert!(keyring
+            .open_str(&step.title, &step_title_binding(item.step_id, patient))
+            .is_err());
+        assert!(keyring
+            .open_str(&step.title, &step_source_binding(step.step_id, patient))
+            .is_err());
+        assert_eq!(step.schedule, steps.plan[0].schedule);
+        assert_eq!(step.duration, steps.plan[0].duration);
+        // What was sealed reads back through the wire type.
+        let back: StepsExtracted =
+            serde_json::from_value(serde_json::to_value(&event).unwrap()).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn seal_refuses_what_the_contract_refuses() {
+        let keyring = keyring();
+        let seal = |extractor, fallback, steps: &Steps| {
+            StepsExtracted::seal(
+                Uuid::now_v7(),
+                Uuid::now_v7(),
+                Utc::now(),
+                extractor,
+                fallback,
+                steps,
+                &keyring,
+            )
+        };
+        let steps = clear_steps();
+        assert!(matches!(
+            seal(Extractor::Gemini, true, &steps),
+            Err(SealStepsError::Invalid(
+                InvalidStepsExtracted::FallbackNotOffline(Extractor::Gemini)
+            ))
+        ));
+        assert!(seal(Extractor::Gemini, false, &steps).is_ok());
+        let mut too_many = steps;
+        too_many.checklist = vec![too_many.checklist[0].clone(); MAX_STEPS + 1];
+        let err = seal(Extractor::Offline, false, &too_many).unwrap_err();
+        assert!(err.to_string().contains("checklist has 201 steps"), "{err}");
+        assert!(seal(Extractor::Offline, false, &Steps::default())
+            .unwrap()
+            .plan
+            .is_empty());
+    }
+
+    #[test]
+    fn bindings_tie_content_to_its_ids_and_kind() {
+        let keyring = keyring();
         let (step, patient) = (Uuid::now_v7(), Uuid::now_v7());
         let title = keyring
             .seal_str(

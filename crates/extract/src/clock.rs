@@ -7,8 +7,9 @@
 // positions, `w` the word, `n` a number.
 #![allow(clippy::many_single_char_names)]
 
+use hospital_steps::ClockTime;
+
 use crate::lexicon::integer;
-use crate::steps::ClockTime;
 use crate::tokens::{Kind, View};
 
 #[derive(Debug, Clone, Copy)]

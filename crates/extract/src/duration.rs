@@ -10,7 +10,8 @@
 // positions, `w` the word, `n` a number.
 #![allow(clippy::many_single_char_names)]
 
-use crate::steps::Duration;
+use hospital_steps::Duration;
+
 use crate::tokens::{Kind, View};
 
 #[derive(Debug, Clone, Copy)]
@@ -300,7 +301,7 @@ mod tests {
     }
 
     fn days(n: u32) -> Got {
-        Got::Is(Duration::Days(n))
+        Got::Is(Duration::days(n).unwrap())
     }
 
     #[test]
@@ -333,6 +334,7 @@ mod tests {
             ("bd 5 days", 5),
             ("for 5-7 days", 5),
             ("for 3 nights", 3),
+            ("for 10 years", 3650),
         ] {
             assert_eq!(dur(text), days(n), "{text}");
         }
@@ -347,7 +349,11 @@ mod tests {
             ("a total of 3 doses", 3),
             ("3 doses in total", 3),
         ] {
-            assert_eq!(dur(text), Got::Is(Duration::Occurrences(n)), "{text}");
+            assert_eq!(
+                dur(text),
+                Got::Is(Duration::occurrences(n).unwrap()),
+                "{text}"
+            );
         }
     }
 
@@ -379,6 +385,9 @@ mod tests {
             "a week",
             "2 hours after",
             "for 99999 days",
+            // Past ten years: no bounded duration, so the step is open-ended.
+            "for 3651 days",
+            "for 11 years",
         ] {
             assert_eq!(dur(text), Got::Nothing, "{text}");
         }

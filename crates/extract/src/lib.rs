@@ -5,7 +5,12 @@
 //! Pure: no I/O, no async, no framework types, so every service and the command line can
 //! call it, and so can tests by the thousand. It is the default provider (the system runs
 //! with no model and no network) and the fallback when a model's answer fails validation.
-//! The output types in [`steps`] are the same ones a model's answer is validated into.
+//! The output types are the step vocabulary's (`hospital-steps`, also re-exported as
+//! [`steps`]), the same ones a model's answer is validated into, and the extractor never
+//! makes one out of their bounds: a title is fitted into 200 characters at a word
+//! boundary, a duration past 3,650 days or an interval past 8,760 hours is not kept (the
+//! step is open-ended, or has no schedule), and at most [`MAX_STEPS`] checklist items and
+//! plan steps come from one note.
 //!
 //! The reading runs in stages, each in its own module:
 //! [`tokens`](crate) (one pass, quotations blanked) → `sentences` → `clauses` →
@@ -32,20 +37,23 @@ mod frequency;
 mod lexicon;
 mod pipeline;
 mod sentences;
-pub mod steps;
 mod titles;
 mod tokens;
 
-pub use steps::{
-    ChecklistItem, ClockTime, ClockTimes, Duration, IntervalHours, InvalidStep, PlanStep, Schedule,
-    Steps, TimesPerDay,
+/// The step vocabulary (`hospital-steps`), under the name this crate's callers know.
+pub use hospital_steps as steps;
+pub use hospital_steps::{
+    ChecklistItem, ClockTime, ClockTimes, Duration, DurationDays, IntervalHours, InvalidStep,
+    Occurrences, PlanStep, Schedule, Source, Steps, TimesPerDay, Title, MAX_STEPS,
 };
 
-/// Reads a note and returns the steps it asks for.
+/// Reads a note and returns the steps it asks for: at most [`MAX_STEPS`] checklist items
+/// and [`MAX_STEPS`] plan steps (the first ones of the note), every part within its bounds.
 ///
 /// Any text is accepted; limits on length belong to the caller (the API and the
-/// `llm-worker extract` command refuse notes over 20,000 characters). Time is linear in
-/// the note's length.
+/// `llm-worker extract` command refuse notes over 20,000 characters; a sentence of a
+/// longer note is cut to its first 20,000 characters as a source). Time is linear in the
+/// note's length.
 pub fn extract(note: &str) -> Steps {
     pipeline::extract(note)
 }

@@ -8,16 +8,16 @@
 
 use std::collections::HashSet;
 
+use hospital_steps::{
+    ChecklistItem, ClockTime, ClockTimes, Duration, PlanStep, Schedule, Source, Steps, Title,
+    MAX_STEPS,
+};
+
 use crate::clauses::{self, Join};
 use crate::filters::{self, Flags};
 use crate::lexicon::{is_admin_verb, is_checklist_verb, is_count_unit, is_form, is_strength_unit};
-use crate::steps::{ChecklistItem, ClockTime, Duration, PlanStep, Schedule, Steps};
 use crate::tokens::{Doc, Kind, View};
 use crate::{clock, drugs, duration, frequency, sentences, titles};
-
-/// At most this many plan steps and checklist items come from one note: no honest note
-/// has more, and it bounds the output of a hostile one.
-const MAX_STEPS: usize = 5_000;
 
 /// The most subjects one bare schedule ("then twice daily") applies to.
 const MAX_SHARED: usize = 20;
@@ -113,8 +113,18 @@ pub(crate) fn extract(note: &str) -> Steps {
     let mut plan: Vec<Pending> = Vec::new();
     let mut ctx = Context::default();
     for sentence in sentences::split(&doc) {
-        let source = &note[sentence.bytes.clone()];
-        read_sentence(&doc, &sentence, source, &mut ctx, &mut checklist, &mut plan);
+        // A sentence of nothing but white space asks for nothing.
+        let Some(source) = Source::fit(&note[sentence.bytes.clone()]) else {
+            continue;
+        };
+        read_sentence(
+            &doc,
+            &sentence,
+            &source,
+            &mut ctx,
+            &mut checklist,
+            &mut plan,
+        );
     }
     Steps {
         checklist,
@@ -135,7 +145,7 @@ struct Segment {
 fn read_sentence(
     doc: &Doc<'_>,
     sentence: &sentences::Sentence,
-    source: &str,
+    source: &Source,
     ctx: &mut Context,
     checklist: &mut Vec<ChecklistItem>,
     plan: &mut Vec<Pending>,
@@ -148,8 +158,8 @@ fn read_sentence(
         .rev()
         .find(|&i| doc.text(i) == "repeat");
     // Steps already made from this sentence, to make each at most once.
-    let mut seen: HashSet<((String, Schedule), Option<Duration>)> = HashSet::new();
-    let mut seen_any: HashSet<(String, Schedule)> = HashSet::new();
+    let mut seen: HashSet<((Title, Schedule), Option<Duration>)> = HashSet::new();
+    let mut seen_any: HashSet<(Title, Schedule)> = HashSet::new();
     let mut prev_subjects: Vec<Subject> = Vec::new();
     // Whether the clause before named something a bare schedule can refer to: a medicine,
     // or an action it scheduled ("then twice daily"), or a heading before a colon.
@@ -193,11 +203,12 @@ fn read_sentence(
         if is_checklist(v, cstart, &freq, &times, k > 0) {
             if !flags.blocks() {
                 if let Some(title) = checklist_title(doc, v, cstart, sentence, clause)
+                    .and_then(|t| Title::fit(&t))
                     .filter(|_| checklist.len() < MAX_STEPS)
                 {
                     checklist.push(ChecklistItem {
                         title,
-                        source: source.to_string(),
+                        source: source.clone(),
                     });
                 }
                 if let Some(m) = mentions.last() {
@@ -223,10 +234,11 @@ fn read_sentence(
         {
             let m = &mentions[0];
             let subject = medicine(cv, m, head);
-            if checklist.len() < MAX_STEPS {
+            let title = Title::fit(&subject.title(first_strength(cv, Some(m)).as_deref()));
+            if let Some(title) = title.filter(|_| checklist.len() < MAX_STEPS) {
                 checklist.push(ChecklistItem {
-                    title: subject.title(first_strength(cv, Some(m)).as_deref()),
-                    source: source.to_string(),
+                    title,
+                    source: source.clone(),
                 });
             }
             ctx.last_medicine = Some(subject);
@@ -365,7 +377,9 @@ fn read_sentence(
             if !seg.flags.blocks() {
                 if let Some(schedule) = &seg.schedule {
                     for subject in &subjects_for_seg {
-                        let title = subject.title(strength.as_deref());
+                        let Some(title) = Title::fit(&subject.title(strength.as_deref())) else {
+                            continue;
+                        };
                         let duration = match seg.duration {
                             Some(d) => d.value,
                             // "repeat after 7 days": two applications in all.
@@ -388,7 +402,7 @@ fn read_sentence(
                                 title,
                                 schedule: schedule.clone(),
                                 duration,
-                                source: source.to_string(),
+                                source: source.clone(),
                             },
                             duration_stated: seg.duration.is_some(),
                         });
@@ -654,7 +668,10 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
                 return Schedule::every_hours(h).ok();
             }
         }
-        return Schedule::fixed_times(times.to_vec()).ok();
+        // "at 08:00 … and again at 08:00": a time written twice is taken once.
+        return ClockTimes::distinct(times.to_vec())
+            .ok()
+            .map(|times| Schedule::FixedTimes { times });
     }
     if let Some(f) = explicit {
         return from_freq(f);

@@ -1,10 +1,13 @@
 //! Titles: what a step names — the medicine and its dose ("Take amoxicillin 500 mg"), or
 //! the action with its object ("Check blood pressure at home", "Book a chest X-ray").
 
+use hospital_steps::Title;
+
 use crate::tokens::{Kind, View};
 
-/// Longest title kept, in characters: a title names, the source explains.
-const MAX_CHARS: usize = 160;
+/// The most characters of text a title is made from: one past what a [`Title`] holds, so
+/// that [`Title::fit`] sees a longer text is longer and cuts it at a word boundary.
+const MAX_CHARS: usize = Title::MAX_CHARS + 1;
 
 /// The verb a medicine's title opens with: the note's own when it names how to give it,
 /// else the one its form implies.

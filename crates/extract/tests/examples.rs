@@ -42,7 +42,11 @@ fn plan(note: &str) -> Vec<String> {
 }
 
 fn checklist(note: &str) -> Vec<String> {
-    read(note).checklist.into_iter().map(|c| c.title).collect()
+    read(note)
+        .checklist
+        .into_iter()
+        .map(|c| c.title.into_string())
+        .collect()
 }
 
 #[test]

@@ -1,10 +1,12 @@
-//! No panic and bounded time on any input; sources are always the note's own text.
+//! No panic and bounded time on any input; sources are always the note's own text, and
+//! whatever the note, the output is within the step vocabulary's bounds.
 
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
+use hospital_extract::{Title, MAX_STEPS};
 use proptest::prelude::*;
 
 fn check(note: &str) {
@@ -18,13 +20,10 @@ fn check(note: &str) {
         assert!(note.contains(s.as_str()), "source {s:?} is not in the note");
         assert!(!s.is_empty());
     }
-    for p in &steps.plan {
-        assert!(!p.title.is_empty());
-        // The typed output always survives a JSON round trip.
-        let json = serde_json::to_string(p).expect("serialises");
-        let back: hospital_extract::PlanStep = serde_json::from_str(&json).expect("deserialises");
-        assert_eq!(&back, p);
-    }
+    // The typed output always survives a JSON round trip, which checks every bound again.
+    let json = serde_json::to_string(&steps).expect("serialises");
+    let back: hospital_extract::Steps = serde_json::from_str(&json).expect("deserialises");
+    assert_eq!(back, steps);
 }
 
 /// Pieces of clinical text, punctuation and numbers that the strategies recombine.
@@ -161,7 +160,9 @@ fn a_one_megabyte_note_is_read_in_bounded_time() {
     let start = Instant::now();
     let steps = hospital_extract::extract(&note);
     let took = start.elapsed();
-    assert!(steps.plan.len() > 1000);
+    // Thousands asked for, the first MAX_STEPS given.
+    assert_eq!(steps.plan.len(), MAX_STEPS);
+    assert_eq!(steps.checklist.len(), MAX_STEPS);
     assert!(took < Duration::from_secs(20), "1 MB took {took:?}");
     check(&note[..10_000]);
 }
@@ -189,5 +190,40 @@ fn time_grows_linearly() {
     assert!(
         l < s * 30 + Duration::from_millis(50),
         "2k sentences {s:?}, 20k sentences {l:?}"
+    );
+}
+
+#[test]
+fn a_long_title_is_cut_at_a_word_boundary() {
+    let words = "carefully measured ".repeat(30);
+    let note = format!("Check your {words}blood pressure twice daily for 7 days.");
+    let steps = hospital_extract::extract(&note);
+    let title = &steps.plan[0].title;
+    assert!(title.chars().count() <= Title::MAX_CHARS, "{title}");
+    assert!(
+        title.ends_with("carefully") || title.ends_with("measured"),
+        "{title}"
+    );
+    assert_eq!(steps.plan[0].source, note.as_str());
+}
+
+#[test]
+fn out_of_bounds_durations_and_intervals_are_not_kept() {
+    let steps = hospital_extract::extract(
+        "Take aspirin 75 mg daily for 11 years. Take vitamin D 1000 units every 400 days.",
+    );
+    let json = serde_json::to_value(&steps).unwrap();
+    assert_eq!(
+        json["plan"][0]["duration"],
+        serde_json::Value::Null,
+        "{json}"
+    );
+    assert!(
+        json["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["schedule"]["every_hours"] != 9600),
+        "{json}"
     );
 }

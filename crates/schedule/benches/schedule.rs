@@ -7,7 +7,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hospital_schedule::{ClockTime, Duration, Schedule, Step};
+use hospital_schedule::Step;
+use hospital_steps::{ClockTime, Duration, Schedule};
 use jiff::tz::TimeZone;
 
 fn zone(name: &str) -> TimeZone {
@@ -19,7 +20,7 @@ fn start() -> jiff::Timestamp {
     // 2026-03-07T12:00:00Z
 }
 
-fn step(schedule: Schedule, duration: Duration) -> Step {
+fn step(schedule: Schedule, duration: Option<Duration>) -> Step {
     Step::new(schedule, duration, start(), zone("America/New_York"))
 }
 
@@ -56,7 +57,7 @@ fn next_occurrence(c: &mut Criterion) {
         ("fixed_times_3", fixed),
         ("interval_8h", interval),
     ] {
-        let s = step(schedule, Duration::Open);
+        let s = step(schedule, None);
         group.bench_function(name, |b| steady_next(b, &s));
     }
     group.finish();
@@ -66,7 +67,7 @@ fn a_year(c: &mut Criterion) {
     let (Ok(four), Ok(year)) = (Schedule::times_per_day(4), Duration::days(365)) else {
         return;
     };
-    let s = step(four, year);
+    let s = step(four, Some(year));
     c.bench_function("schedule/year_of_times_per_day_4", |b| {
         b.iter(|| {
             black_box(&s)

@@ -6,17 +6,20 @@
 //! twice is the first of the two (RFC 5545's rule, jiff's and Temporal's "compatible"
 //! disambiguation); no offset is computed here.
 //!
-//! Inputs are typed ([`Schedule`], [`Duration`], [`WakingWindow`], a
-//! [`jiff::tz::TimeZone`]) and checked when built, so an invalid step cannot be made.
-//! [`Step::occurrences`] is a lazy iterator: an open-ended step costs nothing until asked.
+//! Inputs are typed and checked when built, so an invalid step cannot be made: the
+//! schedule and duration are the step vocabulary's ([`hospital_steps::Schedule`],
+//! `Option<`[`hospital_steps::Duration`]`>`, `None` for no end), the [`WakingWindow`] is
+//! this crate's, the zone a [`jiff::tz::TimeZone`]. [`Step::occurrences`] is a lazy
+//! iterator: an open-ended step costs nothing until asked.
 //!
 //! ```
-//! use hospital_schedule::{ClockTime, Duration, Schedule, Step};
+//! use hospital_schedule::Step;
+//! use hospital_steps::{ClockTime, Duration, Schedule};
 //!
 //! let times = vec!["02:30".parse::<ClockTime>()?, "20:00".parse()?];
 //! let step = Step::new(
 //!     Schedule::fixed_times(times)?,
-//!     Duration::days(3)?,
+//!     Some(Duration::days(3)?),
 //!     "2026-03-07T12:00:00Z".parse()?,
 //!     jiff::tz::TimeZone::get("America/New_York")?,
 //! );
@@ -30,7 +33,4 @@ mod occurrences;
 mod step;
 
 pub use occurrences::Occurrences;
-pub use step::{
-    ClockTime, Duration, FixedTimes, IntervalHours, InvalidStep, Schedule, Step, TimesPerDay,
-    WakingWindow,
-};
+pub use step::{InvalidWakingWindow, Step, WakingWindow};

@@ -7,11 +7,12 @@
 
 use std::iter::FusedIterator;
 
+use hospital_steps::{ClockTime, Schedule};
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use crate::step::{Schedule, Step};
+use crate::step::Step;
 
 /// Most slots a day can have (24 fixed times, or 24 doses a day).
 const MAX_SLOTS: usize = 24;
@@ -66,15 +67,15 @@ impl Step {
     pub fn occurrences(&self) -> Occurrences {
         let remaining = self.count();
         let kind = match &self.schedule {
-            Schedule::Interval(h) => Kind::Interval {
+            Schedule::Interval { every_hours } => Kind::Interval {
                 next: self.start.as_second(),
-                every: i64::from(h.get()) * 3600,
+                every: i64::from(every_hours.get()) * 3600,
             },
-            Schedule::FixedTimes(_) | Schedule::TimesPerDay(_) => {
+            Schedule::FixedTimes { .. } | Schedule::TimesPerDay { .. } => {
                 let mut slots = [Time::midnight(); MAX_SLOTS];
                 let clock = self.daily_slots();
                 for (slot, t) in slots.iter_mut().zip(&clock) {
-                    *slot = t.to_civil();
+                    *slot = civil(*t);
                 }
                 Kind::Daily(Box::new(Daily {
                     zone: self.zone.clone(),
@@ -90,6 +91,12 @@ impl Step {
         };
         Occurrences { remaining, kind }
     }
+}
+
+/// The same wall time as a jiff civil time.
+#[allow(clippy::cast_possible_wrap)] // hour < 24 and minute < 60 fit in an i8
+fn civil(t: ClockTime) -> Time {
+    Time::constant(t.hour() as i8, t.minute() as i8, 0, 0)
 }
 
 impl Daily {

@@ -3,7 +3,8 @@
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hospital_schedule::{ClockTime, Duration, InvalidStep, Schedule, Step, WakingWindow};
+use hospital_schedule::{Step, WakingWindow};
+use hospital_steps::{ClockTime, InvalidStep, UncheckedDuration, UncheckedSchedule};
 use serde_json::Value;
 
 const EXAMPLES: &str = concat!(
@@ -11,38 +12,24 @@ const EXAMPLES: &str = concat!(
     "/../../../shared/schedule/examples.jsonl"
 );
 
-/// Builds the step of an example's input; `Err` for input the engine must refuse.
+/// Builds the step of an example's input as `reminder-service schedule` does (a time
+/// listed twice counts once); `Err` for input the engine must refuse.
 fn step_of(input: &Value) -> Result<Step, String> {
-    let int = |v: &Value| v.as_i64().ok_or_else(|| format!("not an integer: {v}"));
     let time = |v: &Value| -> Result<ClockTime, String> {
         v.as_str()
             .ok_or("not a string")?
             .parse()
             .map_err(|e: InvalidStep| e.to_string())
     };
-    let s = &input["schedule"];
-    let schedule = match s["kind"].as_str() {
-        Some("fixed_times") => Schedule::fixed_times(
-            s["times"]
-                .as_array()
-                .ok_or("times")?
-                .iter()
-                .map(time)
-                .collect::<Result<_, _>>()?,
-        ),
-        Some("times_per_day") => Schedule::times_per_day(int(&s["times_per_day"])?),
-        Some("interval") => Schedule::every_hours(int(&s["every_hours"])?),
-        other => return Err(format!("unknown kind {other:?}")),
-    }
-    .map_err(|e| e.to_string())?;
-    let d = &input["duration"];
-    let duration = if d.is_null() {
-        Duration::Open
-    } else if let Some(days) = d.get("days") {
-        Duration::days(int(days)?).map_err(|e| e.to_string())?
-    } else {
-        Duration::occurrences(int(&d["occurrences"])?).map_err(|e| e.to_string())?
-    };
+    let schedule = serde_json::from_value::<UncheckedSchedule>(input["schedule"].clone())
+        .map_err(|e| e.to_string())?
+        .check_distinct()
+        .map_err(|e| e.to_string())?;
+    let duration = serde_json::from_value::<Option<UncheckedDuration>>(input["duration"].clone())
+        .map_err(|e| e.to_string())?
+        .map(UncheckedDuration::check)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let start = input["start"]
         .as_str()
         .ok_or("start")?
@@ -56,7 +43,8 @@ fn step_of(input: &Value) -> Result<Step, String> {
         step = step.with_waking_window(window);
     }
     if let Some(m) = input.get("missed") {
-        step = step.with_missed(u32::try_from(int(m)?).map_err(|e| e.to_string())?);
+        let missed = m.as_u64().ok_or_else(|| format!("not a count: {m}"))?;
+        step = step.with_missed(u32::try_from(missed).map_err(|e| e.to_string())?);
     }
     Ok(step)
 }

@@ -6,7 +6,8 @@
 
 use std::sync::LazyLock;
 
-use hospital_schedule::{ClockTime, Duration, Schedule, Step, WakingWindow};
+use hospital_schedule::{Step, WakingWindow};
+use hospital_steps::{ClockTime, ClockTimes, Duration, Schedule};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::Timestamp;
 use proptest::prelude::*;
@@ -34,25 +35,27 @@ fn the_zones_are_the_whole_tz_database() {
 }
 
 fn clock() -> impl Strategy<Value = ClockTime> {
-    (0u8..24, 0u8..60).prop_map(|(h, m)| ClockTime::new(h, m).unwrap())
+    (0u32..24, 0u32..60).prop_map(|(h, m)| ClockTime::new(h, m).unwrap())
 }
 
 fn schedule() -> impl Strategy<Value = Schedule> {
     prop_oneof![
-        prop::collection::vec(clock(), 1..=24)
-            .prop_map(|times| Schedule::fixed_times(times).unwrap()),
-        (1i64..=24).prop_map(|n| Schedule::times_per_day(n).unwrap()),
-        (1i64..=48).prop_map(|h| Schedule::every_hours(h).unwrap()),
-        (1i64..=8760).prop_map(|h| Schedule::every_hours(h).unwrap()),
+        prop::collection::vec(clock(), 1..=24).prop_map(|times| Schedule::FixedTimes {
+            times: ClockTimes::distinct(times).unwrap()
+        }),
+        (1u32..=24).prop_map(|n| Schedule::times_per_day(n).unwrap()),
+        (1u32..=48).prop_map(|h| Schedule::every_hours(h).unwrap()),
+        (1u32..=8760).prop_map(|h| Schedule::every_hours(h).unwrap()),
     ]
 }
 
-fn duration() -> impl Strategy<Value = Duration> {
+/// `None`: open-ended.
+fn duration() -> impl Strategy<Value = Option<Duration>> {
     prop_oneof![
-        (1i64..=120).prop_map(|d| Duration::days(d).unwrap()),
-        Just(Duration::days(3650).unwrap()),
-        (1i64..=2000).prop_map(|n| Duration::occurrences(n).unwrap()),
-        Just(Duration::Open),
+        (1u32..=120).prop_map(|d| Some(Duration::days(d).unwrap())),
+        Just(Some(Duration::days(3650).unwrap())),
+        (1u32..=2000).prop_map(|n| Some(Duration::occurrences(n).unwrap())),
+        Just(None),
     ]
 }
 
@@ -98,14 +101,15 @@ fn instants(step: &Step) -> Vec<Timestamp> {
 fn shows_a_requested_wall_time(step: &Step, slots: &[ClockTime], t: Timestamp) -> bool {
     let zone = step.zone();
     let local = zone.to_datetime(t);
-    let wall = ClockTime::new(local.hour() as u8, local.minute() as u8).unwrap();
+    let wall = ClockTime::new(local.hour() as u32, local.minute() as u32).unwrap();
     if local.second() == 0 && slots.contains(&wall) {
         return zone.to_ambiguous_timestamp(local).compatible().unwrap() == t;
     }
     let days = [Some(local.date()), local.date().yesterday().ok()];
     days.into_iter().flatten().any(|date| {
         slots.iter().any(|slot| {
-            let amb = zone.to_ambiguous_timestamp(date.to_datetime(slot.to_civil()));
+            let wall = jiff::civil::time(slot.hour() as i8, slot.minute() as i8, 0, 0);
+            let amb = zone.to_ambiguous_timestamp(date.to_datetime(wall));
             matches!(amb.offset(), AmbiguousOffset::Gap { .. }) && amb.compatible().unwrap() == t
         })
     })
@@ -125,12 +129,14 @@ proptest! {
     #[test]
     fn as_many_as_the_count_rule_says(step in step()) {
         let expected = match (step.duration(), step.schedule()) {
-            (Duration::Open, _) => None,
-            (Duration::Occurrences(n), _) => Some(u64::from(n)),
-            (Duration::Days(d), Schedule::Interval(h)) => {
-                Some((u64::from(d) * 24).div_ceil(u64::from(h.get())))
+            (None, _) => None,
+            (Some(Duration::Occurrences(n)), _) => Some(u64::from(n.get())),
+            (Some(Duration::Days(d)), Schedule::Interval { every_hours }) => {
+                Some((u64::from(d.get()) * 24).div_ceil(u64::from(every_hours.get())))
             }
-            (Duration::Days(d), _) => Some(u64::from(d) * step.daily_slots().len() as u64),
+            (Some(Duration::Days(d)), _) => {
+                Some(u64::from(d.get()) * step.daily_slots().len() as u64)
+            }
         }
         .map(|n| n + u64::from(step.missed()));
         prop_assert_eq!(step.count(), expected);
@@ -173,10 +179,10 @@ proptest! {
 
     #[test]
     fn intervals_are_evenly_spaced_in_elapsed_time(step in step()) {
-        if let Schedule::Interval(h) = step.schedule() {
+        if let Schedule::Interval { every_hours } = step.schedule() {
             let got = instants(&step);
             prop_assert_eq!(got.first().copied(), Some(step.start()));
-            let every = i64::from(h.get()) * 3600;
+            let every = i64::from(every_hours.get()) * 3600;
             prop_assert!(got.windows(2).all(|w| w[1].as_second() - w[0].as_second() == every));
         }
     }

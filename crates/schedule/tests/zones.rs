@@ -8,17 +8,24 @@
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hospital_schedule::{ClockTime, Duration, Schedule, Step, WakingWindow};
+use hospital_schedule::{Step, WakingWindow};
+use hospital_steps::{ClockTime, Duration, Schedule};
 use jiff::tz::TimeZone;
 
 fn fixed(times: &[&str]) -> Schedule {
     Schedule::fixed_times(times.iter().map(|t| t.parse().unwrap()).collect()).unwrap()
 }
 
-fn step(schedule: Schedule, duration: Duration, start: &str, zone: &str) -> Step {
+/// `duration`: a [`Duration`], or `None` for an open-ended step.
+fn step(
+    schedule: Schedule,
+    duration: impl Into<Option<Duration>>,
+    start: &str,
+    zone: &str,
+) -> Step {
     Step::new(
         schedule,
-        duration,
+        duration.into(),
         start.parse().unwrap(),
         TimeZone::get(zone).unwrap(),
     )
@@ -31,7 +38,7 @@ fn instants(step: &Step) -> Vec<String> {
         .collect()
 }
 
-fn days(d: i64) -> Duration {
+fn days(d: u32) -> Duration {
     Duration::days(d).unwrap()
 }
 
@@ -277,7 +284,7 @@ fn a_gap_can_reorder_the_day_and_instants_come_in_time_order() {
 
 #[test]
 fn intervals_count_elapsed_time_across_a_change() {
-    let every = |h| Schedule::every_hours(h).unwrap();
+    let every = |h: u32| Schedule::every_hours(h).unwrap();
     let s = step(
         every(8),
         Duration::occurrences(3).unwrap(),
@@ -352,7 +359,7 @@ fn slots_spread_over_the_window_and_a_narrow_window_gives_fewer() {
         .with_waking_window(WakingWindow::new(t("08:00"), t("08:10")).unwrap());
     let s24 = Step::new(
         Schedule::times_per_day(24).unwrap(),
-        days(1),
+        Some(days(1)),
         narrow.start(),
         narrow.zone().clone(),
     )
@@ -373,7 +380,7 @@ fn missed_doses_extend_a_course_but_not_an_open_one() {
     assert_eq!(base.clone().with_missed(2).count(), Some(8));
     let open = step(
         Schedule::times_per_day(3).unwrap(),
-        Duration::Open,
+        None,
         "2026-09-01T00:00:00Z",
         "UTC",
     );
@@ -387,7 +394,7 @@ fn missed_doses_extend_a_course_but_not_an_open_one() {
 fn the_end_of_the_time_line_ends_the_iterator_without_a_panic() {
     let s = step(
         fixed(&["23:59"]),
-        Duration::Open,
+        None,
         "9999-12-30T00:00:00Z",
         "Pacific/Kiritimati",
     );
@@ -395,14 +402,14 @@ fn the_end_of_the_time_line_ends_the_iterator_without_a_panic() {
     // The last local day still gives its slots.
     let s = step(
         fixed(&["00:00"]),
-        Duration::Open,
+        None,
         "9999-12-30T10:00:00Z",
         "Pacific/Kiritimati",
     );
     assert_eq!(instants(&s), ["9999-12-30T10:00:00Z"]);
     let s = step(
         Schedule::every_hours(8760).unwrap(),
-        Duration::Open,
+        None,
         "9998-06-01T00:00:00Z",
         "UTC",
     );

@@ -130,10 +130,7 @@ pub async fn steps_extracted(context: Context, message: Message) -> Result<(), H
     // occurrences are computed again (twice in a row is already unlikely).
     for _ in 0..3 {
         let now = context.planner.clock().now();
-        let replacement = context
-            .planner
-            .replacement(steps, &zone, now)
-            .map_err(|err| HandlerError::poison(format!("a plan step is out of bounds: {err}")))?;
+        let replacement = context.planner.replacement(steps, &zone, now);
         let outcome = context
             .store
             .replace_steps(message.id, steps.patient_id, &replacement)

@@ -28,7 +28,8 @@ pub use startup::Application;
 use std::fmt::Write as _;
 use std::io::Read;
 
-use hospital_schedule::{ClockTime, Duration, InvalidStep, Schedule, Step, WakingWindow};
+use hospital_schedule::{InvalidWakingWindow, Step, WakingWindow};
+use hospital_steps::{InvalidStep, UncheckedDuration, UncheckedSchedule};
 use serde::Deserialize;
 
 /// The most bytes of stdin a step may take; a step is a few hundred bytes.
@@ -72,6 +73,8 @@ pub enum CommandError {
     Limit(i64),
     #[error(transparent)]
     Step(#[from] InvalidStep),
+    #[error(transparent)]
+    WakingWindow(#[from] InvalidWakingWindow),
     #[error("could not read the step from stdin: {0}")]
     Read(#[from] std::io::Error),
 }
@@ -97,8 +100,17 @@ impl CommandError {
                 InvalidStep::IntervalHours(_) => "every_hours_out_of_range",
                 InvalidStep::Days(_) => "days_out_of_range",
                 InvalidStep::Occurrences(_) => "occurrences_out_of_range",
-                InvalidStep::WakingWindow { .. } => "invalid_waking_window",
+                // Not reachable from a step of this command: it takes a time listed twice
+                // once, and has no titles, sources or lists of steps.
+                InvalidStep::DuplicateTime(_)
+                | InvalidStep::EmptyTitle
+                | InvalidStep::TitleTooLong(_)
+                | InvalidStep::TitleControl
+                | InvalidStep::EmptySource
+                | InvalidStep::SourceTooLong(_)
+                | InvalidStep::TooManySteps { .. } => "invalid_step",
             },
+            CommandError::WakingWindow(_) => "invalid_waking_window",
             CommandError::Read(_) => "read_failed",
         }
     }
@@ -118,13 +130,17 @@ impl CommandError {
 }
 
 /// The step as the command reads it (shared/schedule.md "Input"); unknown fields refused.
+///
+/// `schedule` and `duration` are the step vocabulary's shapes read unchecked, so that
+/// [`into_request`](Self::into_request) gets each broken bound as a typed
+/// [`InvalidStep`] with its own error code.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepInput {
-    pub schedule: ScheduleInput,
+    pub schedule: UncheckedSchedule,
     /// Required, `null` for no end.
     #[serde(deserialize_with = "Option::deserialize")]
-    pub duration: Option<DurationInput>,
+    pub duration: Option<UncheckedDuration>,
     pub start: String,
     pub timezone: String,
     #[serde(default)]
@@ -133,23 +149,6 @@ pub struct StepInput {
     pub missed: Option<i64>,
     #[serde(default)]
     pub limit: Option<i64>,
-}
-
-/// The `schedule` shapes of shared/extraction.md.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ScheduleInput {
-    FixedTimes { times: Vec<String> },
-    TimesPerDay { times_per_day: i64 },
-    Interval { every_hours: i64 },
-}
-
-/// `{"days": D}` or `{"occurrences": N}`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DurationInput {
-    Days(i64),
-    Occurrences(i64),
 }
 
 /// A checked step and how many of its instants to print.
@@ -162,21 +161,9 @@ pub struct Request {
 impl StepInput {
     /// Checks every part and builds the typed step.
     pub fn into_request(self) -> Result<Request, CommandError> {
-        let schedule = match self.schedule {
-            ScheduleInput::FixedTimes { times } => Schedule::fixed_times(
-                times
-                    .iter()
-                    .map(|t| t.parse::<ClockTime>())
-                    .collect::<Result<_, _>>()?,
-            )?,
-            ScheduleInput::TimesPerDay { times_per_day } => Schedule::times_per_day(times_per_day)?,
-            ScheduleInput::Interval { every_hours } => Schedule::every_hours(every_hours)?,
-        };
-        let duration = match self.duration {
-            None => Duration::Open,
-            Some(DurationInput::Days(d)) => Duration::days(d)?,
-            Some(DurationInput::Occurrences(n)) => Duration::occurrences(n)?,
-        };
+        // shared/schedule.md takes the listed times "once each": a repeat is no error here.
+        let schedule = self.schedule.check_distinct()?;
+        let duration = self.duration.map(UncheckedDuration::check).transpose()?;
         let zone = jiff::tz::TimeZone::get(&self.timezone)
             .map_err(|_| CommandError::UnknownTimezone(truncate(&self.timezone)))?;
         let start: jiff::Timestamp = self.start.parse().map_err(|e: jiff::Error| {

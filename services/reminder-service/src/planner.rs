@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use hospital_events::contracts::{Duration as StepDuration, Schedule as StepSchedule};
 use hospital_events::StepsExtracted;
-use hospital_schedule::InvalidStep;
+use hospital_schedule::Step;
+use hospital_steps::{Duration, Schedule};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -56,10 +56,12 @@ fn zone(name: &str) -> TimeZone {
 
 /// The stored schedule of a plan step, read back.
 fn timeline(fields: &[Option<String>], zone: TimeZone) -> Option<PlanTimeline> {
-    let schedule: StepSchedule = serde_json::from_str(fields.first()?.as_deref()?).ok()?;
-    let duration: Option<StepDuration> = serde_json::from_str(fields.get(1)?.as_deref()?).ok()?;
+    let schedule: Schedule = serde_json::from_str(fields.first()?.as_deref()?).ok()?;
+    let duration: Option<Duration> = serde_json::from_str(fields.get(1)?.as_deref()?).ok()?;
     let start = Timestamp::from_second(fields.get(2)?.as_deref()?.parse().ok()?).ok()?;
-    PlanTimeline::new(&schedule, duration.as_ref(), start, zone).ok()
+    Some(PlanTimeline::new(Step::new(
+        schedule, duration, start, zone,
+    )))
 }
 
 const TOP_UP_FIELDS: [&str; 10] = [
@@ -95,7 +97,7 @@ impl Planner {
         event: &StepsExtracted,
         zone_name: &str,
         now: Timestamp,
-    ) -> Result<Replacement, InvalidStep> {
+    ) -> Replacement {
         let zone = zone(zone_name);
         let text = crate::store::sealed_text;
         let checklist = event
@@ -111,8 +113,12 @@ impl Planner {
             .plan
             .iter()
             .map(|step| {
-                let timeline =
-                    PlanTimeline::new(&step.schedule, step.duration.as_ref(), now, zone.clone())?;
+                let timeline = PlanTimeline::new(Step::new(
+                    step.schedule.clone(),
+                    step.duration,
+                    now,
+                    zone.clone(),
+                ));
                 let count = timeline.base_count();
                 let planned = timeline.plan(
                     None,
@@ -122,7 +128,7 @@ impl Planner {
                     self.policy.lookahead as usize,
                     self.policy.grace_secs,
                 );
-                Ok(NewPlanStep {
+                NewPlanStep {
                     stem: StepStem::of(step.step_id).to_string(),
                     id: step.step_id.to_string(),
                     text: text(&step.title, &step.source),
@@ -136,10 +142,10 @@ impl Planner {
                         .map(|p| p.due.to_string())
                         .unwrap_or_default(),
                     occurrences: occurrences(&planned),
-                })
+                }
             })
-            .collect::<Result<_, InvalidStep>>()?;
-        Ok(Replacement {
+            .collect();
+        Replacement {
             patient: event.patient_id.to_string(),
             note_id: event.note_id.to_string(),
             note_created_at: sortable_instant(event.note_created_at),
@@ -153,7 +159,7 @@ impl Planner {
             event_ttl: self.store.event_ttl(),
             checklist,
             plan,
-        })
+        }
     }
 
     async fn zones(

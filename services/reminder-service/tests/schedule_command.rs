@@ -155,6 +155,18 @@ fn whole_seconds_whatever_the_start() {
 }
 
 #[test]
+fn a_time_listed_twice_is_taken_once() {
+    let s = with(
+        &["schedule"],
+        json!({"kind": "fixed_times", "times": ["20:00", "08:00", "20:00"]}),
+    );
+    assert_eq!(
+        lines(&schedule(&s)),
+        ["2026-09-01T08:00:00Z", "2026-09-01T20:00:00Z"]
+    );
+}
+
+#[test]
 fn each_bad_input_rule_is_refused_with_its_code() {
     let cases: Vec<(Value, &str)> = vec![
         (

@@ -4,9 +4,8 @@
 //! or resolved. Each batch is computed from the last materialised instant, so an open-ended
 //! daily medicine costs the same after ten years as on its first day.
 
-use hospital_events::contracts::{Duration as StepDuration, Schedule as StepSchedule};
-use hospital_schedule::{ClockTime, Duration, InvalidStep, Schedule, Step};
-use jiff::tz::TimeZone;
+use hospital_schedule::Step;
+use hospital_steps::Schedule;
 use jiff::Timestamp;
 
 /// One occurrence to materialise: its index in the course, due instant and grace (seconds).
@@ -17,84 +16,33 @@ pub struct Planned {
     pub grace: i64,
 }
 
-/// A plan step's schedule, anchored at its start, in the patient's zone.
+/// A plan step's schedule, anchored at its start, in the patient's zone: the engine's
+/// [`Step`] (default waking window, no missed doses), materialised a few at a time.
 #[derive(Debug, Clone)]
-pub struct PlanTimeline {
-    schedule: Schedule,
-    duration: Duration,
-    start: Timestamp,
-    zone: TimeZone,
-}
-
-fn clock(hour: u32, minute: u32) -> Result<ClockTime, InvalidStep> {
-    ClockTime::new(
-        u8::try_from(hour).unwrap_or(u8::MAX),
-        u8::try_from(minute).unwrap_or(u8::MAX),
-    )
-}
+pub struct PlanTimeline(Step);
 
 impl PlanTimeline {
-    /// The timeline of a step as `steps.extracted` carries it.
-    pub fn new(
-        schedule: &StepSchedule,
-        duration: Option<&StepDuration>,
-        start: Timestamp,
-        zone: TimeZone,
-    ) -> Result<Self, InvalidStep> {
-        let schedule = match schedule {
-            StepSchedule::FixedTimes { times } => Schedule::fixed_times(
-                times
-                    .as_slice()
-                    .iter()
-                    .map(|t| clock(t.hour(), t.minute()))
-                    .collect::<Result<_, _>>()?,
-            )?,
-            StepSchedule::TimesPerDay { times_per_day } => {
-                Schedule::times_per_day(i64::from(times_per_day.get()))?
-            }
-            StepSchedule::Interval { every_hours } => {
-                Schedule::every_hours(i64::from(every_hours.get()))?
-            }
-        };
-        let duration = match duration {
-            None => Duration::Open,
-            Some(StepDuration::Days(d)) => Duration::days(i64::from(d.get()))?,
-            Some(StepDuration::Occurrences(n)) => Duration::occurrences(i64::from(n.get()))?,
-        };
-        Ok(Self {
-            schedule,
-            duration,
-            start,
-            zone,
-        })
+    /// The timeline of a plan step: its schedule and duration as `steps.extracted` carries
+    /// them (valid by construction, so nothing to refuse), its start and the patient's zone.
+    pub fn new(step: Step) -> Self {
+        Self(step)
     }
 
     /// How many occurrences the course has before any is missed; `None` when open-ended.
     pub fn base_count(&self) -> Option<u64> {
-        Step::new(
-            self.schedule.clone(),
-            self.duration,
-            self.start,
-            self.zone.clone(),
-        )
-        .count()
+        self.0.count()
     }
 
     /// Whether the step's times are wall-clock times (they follow the patient's zone).
     pub fn follows_zone(&self) -> bool {
-        !matches!(self.schedule, Schedule::Interval(_))
+        !matches!(self.0.schedule(), Schedule::Interval { .. })
     }
 
     /// Instants from `from` on (at or after it), lazily.
     fn instants_from(&self, from: Timestamp) -> impl Iterator<Item = i64> {
-        Step::new(
-            self.schedule.clone(),
-            Duration::Open,
-            from,
-            self.zone.clone(),
-        )
-        .occurrences()
-        .map(Timestamp::as_second)
+        Step::new(self.0.schedule().clone(), None, from, self.0.zone().clone())
+            .occurrences()
+            .map(Timestamp::as_second)
     }
 
     /// Up to `want` occurrences starting with index `first`, after the last materialised
@@ -118,18 +66,19 @@ impl PlanTimeline {
         }
         // One more than needed: the last one's grace depends on the gap to its successor.
         let lookahead = take + 1;
-        let instants: Vec<i64> = if let Schedule::Interval(h) = &self.schedule {
-            let every = i64::from(h.get()) * 3600;
-            let first_at = after.map_or(self.start.as_second(), |a| a + every);
+        let start = self.0.start();
+        let instants: Vec<i64> = if let Schedule::Interval { every_hours } = self.0.schedule() {
+            let every = i64::from(every_hours.get()) * 3600;
+            let first_at = after.map_or(start.as_second(), |a| a + every);
             (0..lookahead)
                 .map(|i| first_at + every * i64::try_from(i).unwrap_or(0))
                 .collect()
         } else {
-            let mut from = after.map_or(self.start.as_second(), |a| a + 1);
+            let mut from = after.map_or(start.as_second(), |a| a + 1);
             if let Some(floor) = not_before {
                 from = from.max(floor);
             }
-            let from = Timestamp::from_second(from).unwrap_or(self.start);
+            let from = Timestamp::from_second(from).unwrap_or(start);
             self.instants_from(from).take(lookahead).collect()
         };
         let has_successor = |i: usize| {
@@ -157,18 +106,17 @@ impl PlanTimeline {
 
 #[cfg(test)]
 mod tests {
+    use jiff::tz::TimeZone;
+
     use super::*;
 
     fn timeline(schedule: &str, duration: &str, start: &str, zone: &str) -> PlanTimeline {
-        PlanTimeline::new(
-            &serde_json::from_str(schedule).unwrap(),
-            serde_json::from_str::<Option<StepDuration>>(duration)
-                .unwrap()
-                .as_ref(),
+        PlanTimeline::new(Step::new(
+            serde_json::from_str(schedule).unwrap(),
+            serde_json::from_str(duration).unwrap(),
             start.parse().unwrap(),
             TimeZone::get(zone).unwrap(),
-        )
-        .unwrap()
+        ))
     }
 
     fn ts(s: &str) -> i64 {
