@@ -63,6 +63,45 @@ mod tests {
     }
 
     #[test]
+    fn openapi_document_lists_the_notes_service_operations() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+        let paths = &doc["paths"];
+        for (path, method, success) in [
+            ("/patients/{patient_id}/notes", "post", "202"),
+            ("/patients/{patient_id}/notes", "get", "200"),
+            ("/patients/{patient_id}/notes/{note_id}", "get", "200"),
+            ("/patients/{patient_id}/notes/access-log", "get", "200"),
+        ] {
+            let operation = &paths[path][method];
+            assert!(operation.is_object(), "{method} {path} missing");
+            assert!(
+                operation["responses"][success].is_object(),
+                "{method} {path}"
+            );
+            let concrete = path.replace("{patient_id}", "42").replace("{note_id}", "7");
+            assert_eq!(
+                crate::routing::resolve(&concrete).map(|r| r.upstream),
+                Some(crate::routing::Upstream::Notes),
+                "{path}"
+            );
+        }
+        let post = &paths["/patients/{patient_id}/notes"]["post"];
+        assert_eq!(post["parameters"][1]["name"], "Idempotency-Key");
+        for status in ["400", "401", "403", "404", "413", "422"] {
+            assert!(post["responses"][status].is_object(), "POST notes {status}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["NoteStatus"]["enum"],
+            serde_json::json!(["processing", "processed", "failed"])
+        );
+        assert_eq!(
+            schemas["NoteRequest"]["properties"]["text"]["maxLength"],
+            20000
+        );
+    }
+
+    #[test]
     fn openapi_document_lists_the_reminder_service_operations() {
         let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
         let paths = &doc["paths"];
