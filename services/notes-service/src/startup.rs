@@ -15,7 +15,7 @@ use hospital_events::{
     ExtractionFailed, HandlerError, Message, OutboxRelay, Publisher, QueueSpec, StepsExtracted,
     UserRegistered,
 };
-use hospital_platform::access::AccessAuthority;
+use hospital_platform::access::{self, AccessAuthority, AccessMetrics};
 use hospital_platform::error::{json_config, path_config, query_config, route_not_found};
 use hospital_platform::health::{self, Readiness};
 use hospital_platform::metrics::HttpMetrics;
@@ -125,13 +125,12 @@ impl Application {
         let store = Notes::connect(&settings.database).await?;
         tracing::info!(store = store.kind(), "note store ready");
 
-        let http_client = hospital_platform::access::http_client()
-            .map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let http_client =
+            access::http_client().map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let verifier = web::Data::new(TokenVerifier::remote(
             settings.auth.jwks_url.clone(),
             http_client.clone(),
         ));
-        let authority = AccessAuthority::new(settings.auth.url.clone(), http_client);
 
         let broker = broker_config(&settings);
         let publisher = Arc::new(Publisher::new(broker));
@@ -187,11 +186,13 @@ impl Application {
                 })
                 .with(Arc::clone(&publisher) as _),
         );
-        let metrics = web::Data::new(HttpMetrics::new(SERVICE));
+        let mut http_metrics = HttpMetrics::new(SERVICE);
+        let access_metrics = Arc::new(AccessMetrics::register(http_metrics.registry_mut()));
+        let metrics = web::Data::new(http_metrics);
+        let auth_url = settings.auth.url.clone();
         let state = web::Data::new(AppState {
             store: store.clone(),
             keyring,
-            authority,
             clock,
             notes: settings.notes.clone(),
             outbox_wake,
@@ -208,6 +209,12 @@ impl Application {
             .port();
         let body_limit = settings.http.body_limit_bytes;
         let mut server = HttpServer::new(move || {
+            // One pool per worker: its connections are driven on the worker's own runtime.
+            let client = access::http_client().unwrap_or_else(|_| http_client.clone());
+            let authority = web::Data::new(
+                AccessAuthority::new(auth_url.clone(), client)
+                    .with_metrics(Arc::clone(&access_metrics)),
+            );
             App::new()
                 .wrap(from_fn(request_context))
                 .app_data(json_config(body_limit))
@@ -217,6 +224,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(verifier.clone())
                 .app_data(state.clone())
+                .app_data(authority)
                 .configure(health::configure)
                 .configure(routes::configure)
                 .default_service(web::to(route_not_found))

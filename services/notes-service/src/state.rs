@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use hospital_crypto::Keyring;
-use hospital_platform::access::AccessAuthority;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -13,7 +12,6 @@ use crate::store::Notes;
 pub struct AppState {
     pub store: Notes,
     pub keyring: Keyring,
-    pub authority: AccessAuthority,
     pub clock: Clock,
     pub notes: NoteSettings,
     /// Wakes the outbox relay after a note was written.

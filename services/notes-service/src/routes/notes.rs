@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use hospital_events::contracts::note_text_binding;
+use hospital_platform::access::AccessAuthority;
 use hospital_platform::request::{RequestId, TraceContext};
 use hospital_platform::token::{bearer_token, AccessClaims, Authenticated, Role};
 use serde::{Deserialize, Serialize};
@@ -192,6 +193,7 @@ pub async fn submit(
     Authenticated(caller): Authenticated,
     request: HttpRequest,
     state: web::Data<AppState>,
+    authority: web::Data<AccessAuthority>,
     path: web::Path<String>,
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -205,7 +207,7 @@ pub async fn submit(
     let key = idempotency_key(request.headers())?;
     authorize(
         &state.store,
-        &state.authority,
+        &authority,
         &caller,
         token(&request),
         patient_id,
@@ -326,6 +328,7 @@ pub async fn list(
     Authenticated(caller): Authenticated,
     request: HttpRequest,
     state: web::Data<AppState>,
+    authority: web::Data<AccessAuthority>,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -338,7 +341,7 @@ pub async fn list(
         .transpose()?;
     authorize(
         &state.store,
-        &state.authority,
+        &authority,
         &caller,
         token(&request),
         patient_id,
@@ -363,6 +366,7 @@ pub async fn one(
     Authenticated(caller): Authenticated,
     request: HttpRequest,
     state: web::Data<AppState>,
+    authority: web::Data<AccessAuthority>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (patient, note) = path.into_inner();
@@ -370,7 +374,7 @@ pub async fn one(
     let note_id = parse_id(&note, "note")?;
     authorize(
         &state.store,
-        &state.authority,
+        &authority,
         &caller,
         token(&request),
         patient_id,
@@ -394,6 +398,7 @@ pub async fn access_log(
     Authenticated(caller): Authenticated,
     request: HttpRequest,
     state: web::Data<AppState>,
+    authority: web::Data<AccessAuthority>,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -408,7 +413,7 @@ pub async fn access_log(
         // Existence first (404), then the refusal: only the patient reads their log.
         authorize(
             &state.store,
-            &state.authority,
+            &authority,
             &caller,
             token(&request),
             patient_id,
