@@ -11,3 +11,4 @@ mod limits;
 mod operations;
 mod routing;
 mod with_auth_service;
+mod with_notes_service;
