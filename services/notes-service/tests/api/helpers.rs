@@ -90,6 +90,9 @@ pub struct TestApp {
     notes_shutdown: CancellationToken,
     notes_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     auth_shutdown: CancellationToken,
+    /// Set once `stop_and_clean` ran; otherwise (a test that panicked) `Drop` deletes the
+    /// test's queues and exchange.
+    cleaned: bool,
     _notes_db: TestDatabase,
     _auth_db: TestDatabase,
 }
@@ -188,6 +191,7 @@ pub async fn spawn_app_with(mut settings: Settings, notes_db: TestDatabase) -> T
         notes_shutdown,
         notes_task,
         auth_shutdown,
+        cleaned: false,
         _notes_db: notes_db,
         _auth_db: auth_db,
     }
@@ -338,28 +342,62 @@ impl TestApp {
         self.stop_notes().await;
         self.auth_shutdown.cancel();
         self.publisher.close().await;
-        for config in consumer_configs(&self.settings) {
-            EventConsumer::new(config, |_: Message| async { Ok(()) })
-                .delete_topology()
-                .await
-                .unwrap();
+        delete_topology(&self.settings, &self.published.name).await;
+        self.cleaned = true;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.notes_shutdown.cancel();
+        self.auth_shutdown.cancel();
+        if self.cleaned {
+            return;
         }
-        let connection = connect().await;
-        let channel = connection.create_channel().await.unwrap();
+        // A test that panicked: delete what it declared, on a runtime of its own.
+        let settings = self.settings.clone();
+        let observer = self.published.name.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime
+                    .block_on(tokio::time::timeout(
+                        Duration::from_secs(10),
+                        delete_topology(&settings, &observer),
+                    ))
+                    .ok();
+            }
+        })
+        .join();
+    }
+}
+
+/// Deletes the service's queues (with their retry and dead-letter queues), the observer
+/// queue and the test's exchange.
+async fn delete_topology(settings: &Settings, observer: &str) {
+    for config in consumer_configs(settings) {
+        let _ = EventConsumer::new(config, |_: Message| async { Ok(()) })
+            .delete_topology()
+            .await;
+    }
+    let Ok(connection) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await
+    else {
+        return;
+    };
+    if let Ok(channel) = connection.create_channel().await {
         let _ = channel
-            .queue_delete(
-                self.published.name.as_str().into(),
-                QueueDeleteOptions::default(),
-            )
+            .queue_delete(observer.into(), QueueDeleteOptions::default())
             .await;
         let _ = channel
             .exchange_delete(
-                self.settings.events.exchange.as_str().into(),
+                settings.events.exchange.as_str().into(),
                 ExchangeDeleteOptions::default(),
             )
             .await;
-        let _ = connection.close(200, "done".into()).await;
     }
+    let _ = connection.close(200, "done".into()).await;
 }
 
 /// The error code of a JSON error answer.
