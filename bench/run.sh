@@ -38,6 +38,9 @@
 #   BENCH_NOTES_PER_PATIENT=5   notes each patient has before the note scenarios
 #   BENCH_NOTE_LIMIT=20         the page size of the note list scenario
 #   BENCH_NOTE_LIST_AS=mix      who reads the lists: patient, doctor, or mix (50/50)
+#   BENCH_NOTE_DRAIN_WAIT=120   after the note writes, wait up to this many seconds for
+#                               the outbox relay to publish what it could not keep up
+#                               with, and report its rate (0: do not wait)
 #   BENCH_THREADS=1             worker threads of the load generator
 #   BENCH_DIRECT=0              1: also run the reads against auth-service directly
 #   BENCH_HEALTHZ=0             1: also drive /healthz of auth-service and gateway
@@ -88,6 +91,7 @@ NOTES=${BENCH_NOTES:-1}
 NOTES_PER_PATIENT=${BENCH_NOTES_PER_PATIENT:-5}
 NOTE_LIMIT=${BENCH_NOTE_LIMIT:-20}
 NOTE_LIST_AS=${BENCH_NOTE_LIST_AS:-mix}
+NOTE_DRAIN_WAIT=${BENCH_NOTE_DRAIN_WAIT:-120}
 THREADS=${BENCH_THREADS:-1}
 DIRECT=${BENCH_DIRECT:-0}
 HEALTHZ=${BENCH_HEALTHZ:-0}
@@ -126,6 +130,7 @@ bounded BENCH_LOGIN_RATE "$LOGIN_RATE" 0 500
 bounded BENCH_NOTES "$NOTES" 0 1
 bounded BENCH_NOTES_PER_PATIENT "$NOTES_PER_PATIENT" 0 200
 bounded BENCH_NOTE_LIMIT "$NOTE_LIMIT" 1 200
+bounded BENCH_NOTE_DRAIN_WAIT "$NOTE_DRAIN_WAIT" 0 600
 case $NOTE_LIST_AS in
   mix) NOTE_LIST_OPS=(--op note-list-patient --op note-list-doctor) ;;
   patient | doctor) NOTE_LIST_OPS=(--op "note-list-$NOTE_LIST_AS") ;;
@@ -173,6 +178,10 @@ stop() {
 }
 
 pg() { PGCONNECT_TIMEOUT=5 timeout 60 psql "$PG_ADMIN_URL/postgres" -qtAX -v ON_ERROR_STOP=1 "$@"; }
+# notes_sql QUERY: one row of the notes-service's database, fields separated by spaces.
+notes_sql() {
+  PGCONNECT_TIMEOUT=5 timeout 60 psql "$PG_ADMIN_URL/$NOTES_DB" -qtAX -F ' ' -v ON_ERROR_STOP=1 -c "$1"
+}
 
 cleanup() {
   local status=$? i db
@@ -376,6 +385,40 @@ scenario() {
   SCENARIOS+=("$file")
 }
 
+# outbox_report: a 202 means the note and its outbox row are committed; the relay
+# publishes note.submitted afterwards. Right after the writes: how many notes the relay
+# published per second during the window and how many still wait; then (at most
+# NOTE_DRAIN_WAIT seconds) how fast it publishes those with the load gone. Adds
+# outbox_* entries to the report's meta.
+OUTBOX_META=()
+outbox_report() {
+  local backlog window end now deadline drained secs rate
+  read -r backlog window end < <(notes_sql "SELECT count(*) FILTER (WHERE published_at IS NULL),
+      count(*) FILTER (WHERE published_at > now() - make_interval(secs => $DURATION)),
+      extract(epoch FROM now())::numeric(20, 3) FROM outbox") ||
+    die "cannot read the notes-service's outbox"
+  rate=$((window / DURATION))
+  log "outbox: $rate notes/s published during the window; $backlog still to publish at its end"
+  OUTBOX_META=(--meta "outbox_published_per_s_during_writes=$rate"
+    --meta "outbox_backlog_after_writes=$backlog")
+  ((backlog > 0 && NOTE_DRAIN_WAIT > 0)) || return 0
+  deadline=$((SECONDS + NOTE_DRAIN_WAIT))
+  now=$backlog
+  while ((now > 0 && SECONDS < deadline)); do
+    sleep 1
+    now=$(notes_sql "SELECT count(*) FROM outbox WHERE published_at IS NULL") ||
+      die "cannot read the notes-service's outbox"
+  done
+  read -r drained secs < <(notes_sql "SELECT count(*),
+      coalesce(extract(epoch FROM max(published_at)) - $end, 0)::numeric(20, 3)
+      FROM outbox WHERE published_at > to_timestamp($end)") ||
+    die "cannot read the notes-service's outbox"
+  rate=$(awk -v n="$drained" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+  log "outbox: $drained published in ${secs}s after the writes ($rate/s, nothing else running); $now left"
+  OUTBOX_META+=(--meta "outbox_published_per_s_after_writes=$rate"
+    --meta "outbox_left_after_${NOTE_DRAIN_WAIT}s=$now")
+}
+
 if [[ $MODE == all ]]; then
   scenario reads "reads via gateway" "$GATEWAY_API"
   if [[ $DIRECT == 1 ]]; then
@@ -397,6 +440,7 @@ if ((NOTES)); then
     --watch-comm beam.smp --note-limit "$NOTE_LIMIT" "${NOTE_LIST_OPS[@]}"
   scenario notes-post "note POST via gateway" "$GATEWAY_API" --watch-comm beam.smp \
     --op note-post
+  outbox_report
 fi
 
 # ---- report ------------------------------------------------------------------------
@@ -414,7 +458,8 @@ meta=(--meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "commit=$commit"
   --meta "bcrypt_cost=$BCRYPT_COST" --meta "cores=$(nproc)" --meta "cpu=${cpu:-unknown}"
   --meta "load_average_after=$(cut -d' ' -f1-3 /proc/loadavg)")
 if ((NOTES)); then
-  meta+=(--meta "notes_per_patient=$NOTES_PER_PATIENT" --meta "note_limit=$NOTE_LIMIT")
+  meta+=(--meta "notes_per_patient=$NOTES_PER_PATIENT" --meta "note_limit=$NOTE_LIMIT"
+    "${OUTBOX_META[@]}")
 fi
 if [[ -n $overrides ]]; then meta+=(--meta "settings=$overrides"); fi
 echo
