@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# `make bench`: a load benchmark of the gateway in front of auth-service (not a test).
+# `make bench`: a load benchmark of the gateway in front of auth-service and
+# notes-service (not a test).
+# `bench/run.sh notes`: the note scenarios alone (about a minute after the build).
 # `bench/run.sh reminders`: the dispatch benchmark of reminder-service (bench/reminders.sh).
 #
-#   1. builds release binaries (auth-service, gateway, hospital-bench);
-#   2. starts its OWN auth-service and gateway on free loopback ports (never 8080/8081,
-#      so it does not collide with `make up`), against a fresh database
-#      hospital_bench_<timestamp> (dropped at the end), the exchange bench.events, a
-#      signing key made by `auth-service keygen` in a temporary folder, the gateway's
-#      auth rate limit raised;
-#   3. seeds users, then runs two scenarios through the gateway: reads alone, and
-#      reads with a paced login load beside them; prints a table and writes it as
-#      JSON to bench/results/latest.json (and bench/results/bcrypt-<cost>.json);
+#   1. builds release binaries (auth-service, notes-service, gateway, hospital-bench);
+#   2. starts its OWN auth-service, notes-service and gateway on free loopback ports
+#      (never 8080-8082, so it does not collide with `make up`), against fresh databases
+#      hospital_bench_<timestamp> and hospital_bench_notes_<timestamp> (dropped at the
+#      end), the exchange bench.events (the notes-service's queues under the prefix
+#      bench-notes-<timestamp>, deleted at the end, and a bounded sink queue for
+#      note.submitted, see `hospital-bench broker`), a signing key made by
+#      `auth-service keygen` and a random content key, the gateway's auth rate limit
+#      raised;
+#   3. seeds users and each patient's first notes, then runs the scenarios through the
+#      gateway: reads alone, reads with a paced login load beside them, note lists and
+#      note writes; prints a table and writes it as JSON to bench/results/latest.json
+#      (and bench/results/bcrypt-<cost>.json, or bench/results/notes.json for `notes`);
 #   4. stops everything it started (trap on EXIT). Every wait has a deadline; all
 #      traffic stays on 127.0.0.1.
 #
 # Seeding: the read users are signed up while auth-service runs at
 # BENCH_SEED_BCRYPT_COST (cheap: their hashes are never checked); auth-service is
 # then restarted at BENCH_BCRYPT_COST and the login users are signed up, so every
-# login checks a hash of the cost under test.
+# login checks a hash of the cost under test. Their access tokens live an hour
+# (AUTH__JWT__ACCESS_TOKEN_TTL_SECS=3600) so that slow idle waits cannot outlast them.
+# Each patient's doctor then writes BENCH_NOTES_PER_PATIENT notes through the gateway.
 #
 # Knobs (environment):
 #   BENCH_BCRYPT_COST=12        bcrypt cost of the login users and of the serving
@@ -26,6 +34,13 @@
 #   BENCH_PATIENTS=200 BENCH_DOCTORS=50 BENCH_SPECIALIZATIONS=5 BENCH_LOGIN_USERS=20
 #   BENCH_CONNECTIONS=64 BENCH_WARMUP=3 BENCH_DURATION=20 (seconds)
 #   BENCH_LOGIN_RATE=50         logins per second in the second scenario
+#   BENCH_NOTES=1               0: leave the notes-service and its scenarios out
+#   BENCH_NOTES_PER_PATIENT=5   notes each patient has before the note scenarios
+#   BENCH_NOTE_LIMIT=20         the page size of the note list scenario
+#   BENCH_NOTE_LIST_AS=mix      who reads the lists: patient, doctor, or mix (50/50)
+#   BENCH_NOTE_DRAIN_WAIT=120   after the note writes, wait up to this many seconds for
+#                               the outbox relay to publish what it could not keep up
+#                               with, and report its rate (0: do not wait)
 #   BENCH_THREADS=1             worker threads of the load generator
 #   BENCH_DIRECT=0              1: also run the reads against auth-service directly
 #   BENCH_HEALTHZ=0             1: also drive /healthz of auth-service and gateway
@@ -39,8 +54,8 @@
 #   BENCH_KEEP_TMP=0            1: keep the temporary folder (logs, users, key)
 #   BENCH_PG_ADMIN_URL=postgres://postgres:postgres@127.0.0.1:5432
 #   BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f
-# Other AUTH__* / GATEWAY__* variables in the environment reach the services (for
-# experiments such as AUTH__DATABASE__POOL_SIZE), except the ones set here.
+# Other AUTH__* / NOTES__* / GATEWAY__* variables in the environment reach the services
+# (for experiments such as AUTH__DATABASE__POOL_SIZE), except the ones set here.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -48,6 +63,13 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # `bench/run.sh reminders`: reminder-service's dispatch benchmark (bench/reminders.sh).
 if [[ ${1:-} == reminders ]]; then
   exec "$HERE/reminders.sh" "${@:2}"
+fi
+MODE=all
+if [[ ${1:-} == notes ]]; then
+  MODE=notes
+elif [[ -n ${1:-} ]]; then
+  printf 'bench: error: unknown argument %s (expected nothing, notes or reminders)\n' "$1" >&2
+  exit 2
 fi
 ROOT="$(cd "$HERE/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -65,6 +87,11 @@ CONNECTIONS=${BENCH_CONNECTIONS:-64}
 WARMUP=${BENCH_WARMUP:-3}
 DURATION=${BENCH_DURATION:-20}
 LOGIN_RATE=${BENCH_LOGIN_RATE:-50}
+NOTES=${BENCH_NOTES:-1}
+NOTES_PER_PATIENT=${BENCH_NOTES_PER_PATIENT:-5}
+NOTE_LIMIT=${BENCH_NOTE_LIMIT:-20}
+NOTE_LIST_AS=${BENCH_NOTE_LIST_AS:-mix}
+NOTE_DRAIN_WAIT=${BENCH_NOTE_DRAIN_WAIT:-120}
 THREADS=${BENCH_THREADS:-1}
 DIRECT=${BENCH_DIRECT:-0}
 HEALTHZ=${BENCH_HEALTHZ:-0}
@@ -100,6 +127,18 @@ bounded BENCH_CONNECTIONS "$CONNECTIONS" 1 1024
 bounded BENCH_WARMUP "$WARMUP" 0 60
 bounded BENCH_DURATION "$DURATION" 1 300
 bounded BENCH_LOGIN_RATE "$LOGIN_RATE" 0 500
+bounded BENCH_NOTES "$NOTES" 0 1
+bounded BENCH_NOTES_PER_PATIENT "$NOTES_PER_PATIENT" 0 200
+bounded BENCH_NOTE_LIMIT "$NOTE_LIMIT" 1 200
+bounded BENCH_NOTE_DRAIN_WAIT "$NOTE_DRAIN_WAIT" 0 600
+case $NOTE_LIST_AS in
+  mix) NOTE_LIST_OPS=(--op note-list-patient --op note-list-doctor) ;;
+  patient | doctor) NOTE_LIST_OPS=(--op "note-list-$NOTE_LIST_AS") ;;
+  *) die "BENCH_NOTE_LIST_AS=$NOTE_LIST_AS: expected patient, doctor or mix" ;;
+esac
+if [[ $MODE == notes ]]; then
+  ((NOTES)) || die "bench/run.sh notes with BENCH_NOTES=0 has nothing to run"
+fi
 bounded BENCH_THREADS "$THREADS" 1 16
 bounded BENCH_READY_TIMEOUT "$READY_TIMEOUT" 1 600
 bounded BENCH_IDLE_WAIT "$IDLE_WAIT" 0 1800
@@ -112,8 +151,9 @@ done
 # ---- cleanup -----------------------------------------------------------------------
 
 TMP=""
-DB=""
+DBS=()  # databases created by this script
 PIDS=() # services started by this script, in start order
+QUEUE_PREFIX="" # set once the notes-service's queues may exist
 FAILED=1
 
 # alive PID: the process exists and is not a zombie.
@@ -138,15 +178,25 @@ stop() {
 }
 
 pg() { PGCONNECT_TIMEOUT=5 timeout 60 psql "$PG_ADMIN_URL/postgres" -qtAX -v ON_ERROR_STOP=1 "$@"; }
+# notes_sql QUERY: one row of the notes-service's database, fields separated by spaces.
+notes_sql() {
+  PGCONNECT_TIMEOUT=5 timeout 60 psql "$PG_ADMIN_URL/$NOTES_DB" -qtAX -F ' ' -v ON_ERROR_STOP=1 -c "$1"
+}
 
 cleanup() {
-  local status=$? i
+  local status=$? i db
   trap - EXIT INT TERM
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}"; done
-  if [[ -n $DB ]]; then
-    pg -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 ||
-      printf 'bench: could not drop database %s\n' "$DB" >&2
+  # After the notes-service stopped, or it would declare its queues again.
+  if [[ -n $QUEUE_PREFIX ]]; then
+    timeout 60 "$BENCH" broker cleanup --amqp-url "$AMQP_URL" --exchange "$EXCHANGE" \
+      --queue-prefix "$QUEUE_PREFIX" >/dev/null ||
+      printf 'bench: could not delete the queues %s.* (see above)\n' "$QUEUE_PREFIX" >&2
   fi
+  for db in "${DBS[@]}"; do
+    pg -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
+      printf 'bench: could not drop database %s\n' "$db" >&2
+  done
   if [[ -n $TMP && -d $TMP ]]; then
     if ((FAILED)) || [[ $KEEP_TMP == 1 ]]; then
       printf 'bench: logs and files kept in %s\n' "$TMP" >&2
@@ -162,12 +212,14 @@ trap 'exit 143' TERM
 
 # ---- build -------------------------------------------------------------------------
 
+BINS=(auth-service gateway hospital-bench)
+if ((NOTES)); then BINS+=(notes-service); fi
 if [[ $SKIP_BUILD != 1 ]]; then
   log "building release binaries (cargo may wait for the shared target dir's lock)"
-  (cd "$ROOT" && cargo build --release --bin auth-service --bin gateway --bin hospital-bench) ||
+  (cd "$ROOT" && cargo build --release "${BINS[@]/#/--bin=}") ||
     die "cargo build --release failed (see above)"
 fi
-for bin in auth-service gateway hospital-bench; do
+for bin in "${BINS[@]}"; do
   [[ -x $BIN_DIR/$bin ]] || die "no binary $BIN_DIR/$bin"
 done
 BENCH="$BIN_DIR/hospital-bench"
@@ -175,10 +227,19 @@ BENCH="$BIN_DIR/hospital-bench"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hospital-bench.XXXXXX")
 STAMP=$(date -u +%Y%m%d%H%M%S)
 DB="hospital_bench_${STAMP}_$$"
+NOTES_DB="hospital_bench_notes_${STAMP}_$$"
 KEY="$TMP/jwt-ed25519.pem"
 "$BIN_DIR/auth-service" keygen --out "$KEY" >"$TMP/keygen.log" 2>&1 ||
   die "auth-service keygen failed: $(cat "$TMP/keygen.log")"
+DBS+=("$DB")
 pg -c "CREATE DATABASE \"$DB\"" >/dev/null || die "cannot create database $DB"
+if ((NOTES)); then
+  DBS+=("$NOTES_DB")
+  pg -c "CREATE DATABASE \"$NOTES_DB\"" >/dev/null || die "cannot create database $NOTES_DB"
+  # The content key notes are sealed with: random, used by this run only, never written
+  # to a file or a command line.
+  CONTENT_KEYS="bench:$(head -c 32 /dev/urandom | base64 -w0)"
+fi
 
 # ---- services ----------------------------------------------------------------------
 
@@ -214,7 +275,7 @@ start_auth() {
     AUTH__HTTP__HOST=127.0.0.1 AUTH__HTTP__PORT=0 \
     AUTH__DATABASE__URL="$PG_ADMIN_URL/$DB" \
     AUTH__EVENTS__AMQP_URL="$AMQP_URL" AUTH__EVENTS__EXCHANGE="$EXCHANGE" \
-    AUTH__JWT__PRIVATE_KEY_FILE="$KEY" \
+    AUTH__JWT__PRIVATE_KEY_FILE="$KEY" AUTH__JWT__ACCESS_TOKEN_TTL_SECS=3600 \
     AUTH__SECURITY__BCRYPT_COST="$1"
   AUTH_PID=$STARTED_PID
   AUTH_PORT=$STARTED_PORT
@@ -230,17 +291,45 @@ PIDS=()
 
 # The serving auth-service, at the cost under test, and the users who log in.
 start_auth "$BCRYPT_COST"
-"$BENCH" seed --base "http://127.0.0.1:$AUTH_PORT" --out "$TMP/login-users.json" \
-  --tag "l$STAMP" --patients "$LOGIN_USERS" --doctors 0
+AUTH_API="http://127.0.0.1:$AUTH_PORT"
+if [[ $MODE == all ]] && ((LOGIN_RATE > 0)); then
+  "$BENCH" seed --base "$AUTH_API" --out "$TMP/login-users.json" \
+    --tag "l$STAMP" --patients "$LOGIN_USERS" --doctors 0
+fi
+
+GATEWAY_UPSTREAMS=(GATEWAY__UPSTREAMS__AUTH="$AUTH_API")
+if ((NOTES)); then
+  # Its own queues (deleted at the end) and a sink for the notes it announces.
+  QUEUE_PREFIX="bench-notes-${STAMP}-$$"
+  "$BENCH" broker setup --amqp-url "$AMQP_URL" --exchange "$EXCHANGE" \
+    --queue-prefix "$QUEUE_PREFIX" >"$TMP/broker.log" 2>&1 ||
+    die "binding the note sink failed: $(cat "$TMP/broker.log")"
+  NOTES__CRYPTO__KEYS="$CONTENT_KEYS" start notes-service "$TMP/notes-service.log" \
+    NOTES__HTTP__HOST=127.0.0.1 NOTES__HTTP__PORT=0 \
+    NOTES__DATABASE__URL="$PG_ADMIN_URL/$NOTES_DB" \
+    NOTES__EVENTS__AMQP_URL="$AMQP_URL" NOTES__EVENTS__EXCHANGE="$EXCHANGE" \
+    NOTES__EVENTS__QUEUE_PREFIX="$QUEUE_PREFIX" \
+    NOTES__AUTH__JWKS_URL="$AUTH_API/.well-known/jwks.json" NOTES__AUTH__URL="$AUTH_API"
+  NOTES_PID=$STARTED_PID
+  NOTES_PORT=$STARTED_PORT
+  GATEWAY_UPSTREAMS+=(GATEWAY__UPSTREAMS__NOTES="http://127.0.0.1:$NOTES_PORT")
+fi
 
 start gateway "$TMP/gateway.log" \
-  GATEWAY__HTTP__HOST=127.0.0.1 GATEWAY__HTTP__PORT=0 \
-  GATEWAY__UPSTREAMS__AUTH="http://127.0.0.1:$AUTH_PORT" \
-  GATEWAY__AUTH__JWKS_URL="http://127.0.0.1:$AUTH_PORT/.well-known/jwks.json" \
+  GATEWAY__HTTP__HOST=127.0.0.1 GATEWAY__HTTP__PORT=0 "${GATEWAY_UPSTREAMS[@]}" \
+  GATEWAY__AUTH__JWKS_URL="$AUTH_API/.well-known/jwks.json" \
   GATEWAY__RATE_LIMIT__AUTH_REQUESTS=1000000 GATEWAY__RATE_LIMIT__AUTH_WINDOW_SECS=60
 GATEWAY_PID=$STARTED_PID
 GATEWAY_PORT=$STARTED_PORT
+GATEWAY_API="http://127.0.0.1:$GATEWAY_PORT/api/v1"
 log "auth-service pid $AUTH_PID on :$AUTH_PORT, gateway pid $GATEWAY_PID on :$GATEWAY_PORT"
+WATCH=(--watch "gateway=$GATEWAY_PID" --watch "auth-service=$AUTH_PID")
+if ((NOTES)); then
+  log "notes-service pid $NOTES_PID on :$NOTES_PORT, database $NOTES_DB, queues $QUEUE_PREFIX.*"
+  WATCH+=(--watch "notes-service=$NOTES_PID")
+  "$BENCH" seed-notes --base "$GATEWAY_API" --users "$TMP/users.json" \
+    --per-patient "$NOTES_PER_PATIENT"
+fi
 
 # ---- load --------------------------------------------------------------------------
 
@@ -291,25 +380,67 @@ scenario() {
   timeout "$LOAD_TIMEOUT" "$BENCH" load --base "$base" --label "$label" \
     --users "$TMP/users.json" --out "$file" \
     --connections "$CONNECTIONS" --warmup "$WARMUP" --duration "$DURATION" \
-    --threads "$THREADS" --clk-tck "$CLK_TCK" \
-    --watch "gateway=$GATEWAY_PID" --watch "auth-service=$AUTH_PID" --watch-comm postgres \
+    --threads "$THREADS" --clk-tck "$CLK_TCK" "${WATCH[@]}" --watch-comm postgres \
     "$@" || die "the load generator failed ($label)"
   SCENARIOS+=("$file")
 }
 
-GATEWAY_API="http://127.0.0.1:$GATEWAY_PORT/api/v1"
-AUTH_API="http://127.0.0.1:$AUTH_PORT"
-scenario reads "reads via gateway" "$GATEWAY_API"
-if [[ $DIRECT == 1 ]]; then
-  scenario reads-direct "reads direct to auth" "$AUTH_API"
+# outbox_report: a 202 means the note and its outbox row are committed; the relay
+# publishes note.submitted afterwards. Right after the writes: how many notes the relay
+# published per second during the window and how many still wait; then (at most
+# NOTE_DRAIN_WAIT seconds) how fast it publishes those with the load gone. Adds
+# outbox_* entries to the report's meta.
+OUTBOX_META=()
+outbox_report() {
+  local backlog window end now deadline drained secs rate
+  read -r backlog window end < <(notes_sql "SELECT count(*) FILTER (WHERE published_at IS NULL),
+      count(*) FILTER (WHERE published_at > now() - make_interval(secs => $DURATION)),
+      extract(epoch FROM now())::numeric(20, 3) FROM outbox") ||
+    die "cannot read the notes-service's outbox"
+  rate=$((window / DURATION))
+  log "outbox: $rate notes/s published during the window; $backlog still to publish at its end"
+  OUTBOX_META=(--meta "outbox_published_per_s_during_writes=$rate"
+    --meta "outbox_backlog_after_writes=$backlog")
+  ((backlog > 0 && NOTE_DRAIN_WAIT > 0)) || return 0
+  deadline=$((SECONDS + NOTE_DRAIN_WAIT))
+  now=$backlog
+  while ((now > 0 && SECONDS < deadline)); do
+    sleep 1
+    now=$(notes_sql "SELECT count(*) FROM outbox WHERE published_at IS NULL") ||
+      die "cannot read the notes-service's outbox"
+  done
+  read -r drained secs < <(notes_sql "SELECT count(*),
+      coalesce(extract(epoch FROM max(published_at)) - $end, 0)::numeric(20, 3)
+      FROM outbox WHERE published_at > to_timestamp($end)") ||
+    die "cannot read the notes-service's outbox"
+  rate=$(awk -v n="$drained" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+  log "outbox: $drained published in ${secs}s after the writes ($rate/s, nothing else running); $now left"
+  OUTBOX_META+=(--meta "outbox_published_per_s_after_writes=$rate"
+    --meta "outbox_left_after_${NOTE_DRAIN_WAIT}s=$now")
+}
+
+if [[ $MODE == all ]]; then
+  scenario reads "reads via gateway" "$GATEWAY_API"
+  if [[ $DIRECT == 1 ]]; then
+    scenario reads-direct "reads direct to auth" "$AUTH_API"
+  fi
+  if [[ $HEALTHZ == 1 ]]; then
+    scenario healthz-gateway "gateway /healthz" "http://127.0.0.1:$GATEWAY_PORT" --path /healthz
+    scenario healthz-auth "auth /healthz" "$AUTH_API" --path /healthz
+  fi
+  if ((LOGIN_RATE > 0)); then
+    scenario logins "reads + ${LOGIN_RATE} logins/s, cost $BCRYPT_COST" "$GATEWAY_API" \
+      --login-rate "$LOGIN_RATE" --login-users "$TMP/login-users.json"
+  fi
 fi
-if [[ $HEALTHZ == 1 ]]; then
-  scenario healthz-gateway "gateway /healthz" "http://127.0.0.1:$GATEWAY_PORT" --path /healthz
-  scenario healthz-auth "auth /healthz" "$AUTH_API" --path /healthz
-fi
-if ((LOGIN_RATE > 0)); then
-  scenario logins "reads + ${LOGIN_RATE} logins/s, cost $BCRYPT_COST" "$GATEWAY_API" \
-    --login-rate "$LOGIN_RATE" --login-users "$TMP/login-users.json"
+if ((NOTES)); then
+  # Lists first, on the seeded notes only: the writes after them add notes. RabbitMQ
+  # (beam.smp) is watched too: each note written is published with a confirm.
+  scenario notes-list "note list via gateway (as $NOTE_LIST_AS)" "$GATEWAY_API" \
+    --watch-comm beam.smp --note-limit "$NOTE_LIMIT" "${NOTE_LIST_OPS[@]}"
+  scenario notes-post "note POST via gateway" "$GATEWAY_API" --watch-comm beam.smp \
+    --op note-post
+  outbox_report
 fi
 
 # ---- report ------------------------------------------------------------------------
@@ -321,12 +452,21 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- services crates 2>/dev/null) ]];
 fi
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 # The caller's service settings, so an experiment's figures say what they measured.
-overrides=$(env | grep -E '^(AUTH|GATEWAY)__' | grep -v 'PRIVATE_KEY_PEM' | sort | paste -sd' ' - || true)
+overrides=$(env | grep -E '^(AUTH|NOTES|GATEWAY)__' | grep -vE 'PRIVATE_KEY_PEM|CRYPTO__KEYS' |
+  sort | paste -sd' ' - || true)
 meta=(--meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "commit=$commit"
   --meta "bcrypt_cost=$BCRYPT_COST" --meta "cores=$(nproc)" --meta "cpu=${cpu:-unknown}"
   --meta "load_average_after=$(cut -d' ' -f1-3 /proc/loadavg)")
+if ((NOTES)); then
+  meta+=(--meta "notes_per_patient=$NOTES_PER_PATIENT" --meta "note_limit=$NOTE_LIMIT"
+    "${OUTBOX_META[@]}")
+fi
 if [[ -n $overrides ]]; then meta+=(--meta "settings=$overrides"); fi
 echo
 "$BENCH" report --out "$RESULTS_DIR/latest.json" "${meta[@]}" "${SCENARIOS[@]}"
-cp "$RESULTS_DIR/latest.json" "$RESULTS_DIR/bcrypt-$BCRYPT_COST.json"
+if [[ $MODE == notes ]]; then
+  cp "$RESULTS_DIR/latest.json" "$RESULTS_DIR/notes.json"
+else
+  cp "$RESULTS_DIR/latest.json" "$RESULTS_DIR/bcrypt-$BCRYPT_COST.json"
+fi
 FAILED=0

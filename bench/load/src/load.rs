@@ -1,6 +1,7 @@
 //! The load: `connections` closed-loop workers, each on its own keep-alive
-//! connection, sending the mix of paths with a rotating user's access token; and,
-//! when asked, an open-loop login load on a fixed schedule beside them.
+//! connection, sending the mix of operations in equal shares (reads of a path with a
+//! random user's access token, or note writes and reads of a random patient, see
+//! `ops`); and, when asked, an open-loop login load on a fixed schedule beside them.
 //!
 //! Timeline: warm-up (nothing recorded), then the measured window. A read counts
 //! when it starts and finishes inside the window. A login counts when it is
@@ -23,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::args::Args;
 use crate::http::{bearer, Conn, Target};
+use crate::ops::{CarePair, Op};
 use crate::procfs;
 use crate::seed::UsersFile;
 
@@ -64,7 +66,10 @@ impl Latency {
 pub struct PathStats {
     pub path: String,
     pub requests: u64,
-    pub non_2xx: u64,
+    /// Answers with another status than the operation's expected one (200, or 202 for a
+    /// note written).
+    #[serde(alias = "non_2xx")]
+    pub unexpected: u64,
     pub latency: Latency,
 }
 
@@ -73,7 +78,9 @@ pub struct ReadStats {
     /// Answers received inside the window, whatever their status.
     pub requests: u64,
     pub requests_per_s: f64,
-    pub non_2xx: u64,
+    /// Answers with another status than the operation's expected one.
+    #[serde(alias = "non_2xx")]
+    pub unexpected: u64,
     /// Requests that got no answer (connection refused, reset, closed).
     pub transport_errors: u64,
     pub statuses: BTreeMap<u16, u64>,
@@ -143,8 +150,12 @@ pub struct Scenario {
     pub connections: usize,
     pub warmup_s: f64,
     pub duration_s: f64,
+    /// The operations of the mix, in equal shares.
     pub paths: Vec<String>,
     pub users: usize,
+    /// (patient, doctor) pairs the note operations drew from.
+    #[serde(default)]
+    pub care_pairs: usize,
     pub reads: ReadStats,
     pub logins: Option<LoginStats>,
     pub processes: Vec<ProcessStats>,
@@ -155,15 +166,16 @@ pub struct Scenario {
 /// What every read worker shares.
 struct Plan {
     target: Target,
-    paths: Vec<(String, Uri)>,
+    ops: Vec<Op>,
     tokens: Vec<HeaderValue>,
+    pairs: Vec<CarePair>,
     measure_from: Instant,
     until: Instant,
 }
 
 struct WorkerStats {
     per_path: Vec<Histogram<u64>>,
-    non_2xx: Vec<u64>,
+    unexpected: Vec<u64>,
     statuses: BTreeMap<u16, u64>,
     transport_errors: u64,
 }
@@ -180,14 +192,19 @@ pub async fn run(args: &Args) -> Result<()> {
     let login_max_inflight: usize = args.number("login-max-inflight", 256, 1..=2048)?;
     let login_grace_s: f64 = args.number("login-grace", 15.0, 0.0..=60.0)?;
     let clk_tck: u64 = args.number("clk-tck", procfs::DEFAULT_CLK_TCK, 1..=10_000)?;
-    let mut paths = args.all("path");
-    if paths.is_empty() {
-        paths = vec!["/users/me", "/doctors?limit=20"];
-    }
-    let paths = paths
+    let note_limit: usize = args.number("note-limit", 20, 1..=200)?;
+    let mut ops = args
+        .all("path")
         .iter()
-        .map(|p| Ok(((*p).to_owned(), target.uri(p)?)))
+        .map(|p| Op::get(&target, p))
+        .chain(args.all("op").iter().map(|o| Op::parse(o, note_limit)))
         .collect::<Result<Vec<_>>>()?;
+    if ops.is_empty() {
+        ops = vec![
+            Op::get(&target, "/users/me")?,
+            Op::get(&target, "/doctors?limit=20")?,
+        ];
+    }
     let watched = args
         .all("watch")
         .iter()
@@ -217,6 +234,15 @@ pub async fn run(args: &Args) -> Result<()> {
         .iter()
         .map(|u| bearer(&u.access_token))
         .collect::<Result<Vec<_>>>()?;
+    let pairs = if ops.iter().any(Op::needs_pairs) {
+        let pairs = CarePair::all(&target, &users, note_limit)?;
+        if pairs.is_empty() {
+            bail!("the note operations need patients who chose a doctor of the users file");
+        }
+        pairs
+    } else {
+        Vec::new()
+    };
 
     // Open every connection before the clock starts.
     let mut conns = Vec::with_capacity(connections);
@@ -233,8 +259,9 @@ pub async fn run(args: &Args) -> Result<()> {
         .collect();
     let plan = Arc::new(Plan {
         target: target.clone(),
-        paths,
+        ops,
         tokens,
+        pairs,
         measure_from,
         until,
     });
@@ -277,7 +304,7 @@ pub async fn run(args: &Args) -> Result<()> {
                 for (h, other) in all.per_path.iter_mut().zip(&stats.per_path) {
                     h.add(other).context("merging histograms")?;
                 }
-                for (n, other) in all.non_2xx.iter_mut().zip(&stats.non_2xx) {
+                for (n, other) in all.unexpected.iter_mut().zip(&stats.unexpected) {
                     *n += other;
                 }
                 for (status, n) in stats.statuses {
@@ -345,8 +372,9 @@ pub async fn run(args: &Args) -> Result<()> {
         connections,
         warmup_s,
         duration_s,
-        paths: plan.paths.iter().map(|(p, _)| p.clone()).collect(),
+        paths: plan.ops.iter().map(Op::label).collect(),
         users: plan.tokens.len(),
+        care_pairs: plan.pairs.len(),
         reads,
         logins,
         processes,
@@ -365,20 +393,20 @@ pub async fn run(args: &Args) -> Result<()> {
 fn read_stats(plan: &Plan, merged: &WorkerStats, duration_s: f64) -> Result<ReadStats> {
     let mut all = histogram()?;
     let mut by_path = Vec::new();
-    for (i, (path, _)) in plan.paths.iter().enumerate() {
+    for (i, op) in plan.ops.iter().enumerate() {
         let h = &merged.per_path[i];
         all.add(h).context("merging histograms")?;
         by_path.push(PathStats {
-            path: path.clone(),
+            path: op.label(),
             requests: h.len(),
-            non_2xx: merged.non_2xx[i],
+            unexpected: merged.unexpected[i],
             latency: Latency::of(h),
         });
     }
     Ok(ReadStats {
         requests: all.len(),
         requests_per_s: all.len() as f64 / duration_s,
-        non_2xx: merged.non_2xx.iter().sum(),
+        unexpected: merged.unexpected.iter().sum(),
         transport_errors: merged.transport_errors,
         statuses: merged.statuses.clone(),
         latency: Latency::of(&all),
@@ -456,40 +484,42 @@ impl Rng {
 
 async fn read_worker(plan: Arc<Plan>, mut conn: Conn, index: usize) -> Result<WorkerStats> {
     let mut stats = WorkerStats {
-        per_path: (0..plan.paths.len())
+        per_path: (0..plan.ops.len())
             .map(|_| histogram())
             .collect::<Result<_>>()?,
-        non_2xx: vec![0; plan.paths.len()],
+        unexpected: vec![0; plan.ops.len()],
         statuses: BTreeMap::new(),
         transport_errors: 0,
     };
     let mut rng =
         Rng(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let mut next_path = index % plan.paths.len();
+    let mut next_op = index % plan.ops.len();
     loop {
         let sent = Instant::now();
         if sent >= plan.until {
             break;
         }
-        // Equal shares of each path, alternating; a random user each time.
-        let path = next_path;
-        next_path = (next_path + 1) % plan.paths.len();
-        let user = (rng.next() % plan.tokens.len() as u64) as usize;
-        let request = plan.target.request(
-            Method::GET,
-            plan.paths[path].1.clone(),
-            Some(&plan.tokens[user]),
-            None,
+        // Equal shares of each operation, alternating; a random user or patient each time.
+        let op = next_op;
+        next_op = (next_op + 1) % plan.ops.len();
+        let draw = rng.next();
+        let sequence = rng.next();
+        let request = plan.ops[op].request(
+            &plan.target,
+            &plan.tokens,
+            &plan.pairs,
+            |n| (draw % n.max(1) as u64) as usize,
+            sequence,
         )?;
         let result = conn.send(request).await;
         let done = Instant::now();
         let counted = sent >= plan.measure_from && done <= plan.until;
         if let Ok((status, _)) = result {
             if counted {
-                stats.per_path[path].saturating_record(micros(done - sent));
+                stats.per_path[op].saturating_record(micros(done - sent));
                 *stats.statuses.entry(status.as_u16()).or_default() += 1;
-                if !status.is_success() {
-                    stats.non_2xx[path] += 1;
+                if status != plan.ops[op].expected() {
+                    stats.unexpected[op] += 1;
                 }
             }
         } else {

@@ -70,19 +70,22 @@ fn latency_cells(l: &Latency) -> String {
     )
 }
 
-/// Three compact tables: reads, logins (when any ran), CPU and memory.
+/// Three compact tables: requests, logins (when any ran), CPU and memory.
 pub fn print_scenarios(scenarios: &[Scenario]) {
     let mut text = String::new();
+    // Wide enough for every label, and for every operation's indented below it.
     let width = scenarios
         .iter()
-        .map(|s| s.label.len())
+        .flat_map(|s| {
+            std::iter::once(s.label.len()).chain(s.reads.by_path.iter().map(|p| p.path.len() + 2))
+        })
         .max()
         .unwrap_or(8)
         .max(8);
     let _ = writeln!(
         text,
         "\n{:<width$} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8}   (latency in ms)",
-        "reads", "req/s", "p50", "p90", "p99", "max", "errors"
+        "requests", "req/s", "p50", "p90", "p99", "max", "errors"
     );
     for s in scenarios {
         let r = &s.reads;
@@ -92,7 +95,7 @@ pub fn print_scenarios(scenarios: &[Scenario]) {
             s.label,
             r.requests_per_s,
             latency_cells(&r.latency),
-            r.non_2xx + r.transport_errors
+            r.unexpected + r.transport_errors
         );
         for p in &r.by_path {
             let _ = writeln!(
@@ -101,7 +104,7 @@ pub fn print_scenarios(scenarios: &[Scenario]) {
                 format!("  {}", p.path),
                 p.requests as f64 / s.duration_s,
                 latency_cells(&p.latency),
-                p.non_2xx
+                p.unexpected
             );
         }
     }

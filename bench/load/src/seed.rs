@@ -33,6 +33,9 @@ pub struct User {
     pub password: String,
     pub role: String,
     pub access_token: String,
+    /// The doctor a patient chose (`None` for doctors, and for patients without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doctor_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -215,5 +218,6 @@ async fn do_job(plan: &Plan, conn: &mut Conn, job: &Job) -> Result<User> {
         password: plan.password.clone(),
         role,
         access_token,
+        doctor_id: doctor_id.map(str::to_owned),
     })
 }
