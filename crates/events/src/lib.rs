@@ -71,7 +71,7 @@ pub use contracts::{
 };
 pub use envelope::{DecodeError, Envelope, Event, RawEnvelope};
 pub use outbox::{OutboxMessage, OutboxRelay, OutboxStore, RelayConfig};
-pub use publisher::{PublishError, Publisher};
+pub use publisher::{Outgoing, PublishError, Publisher};
 pub use runner::{
     ConsumerConfig, ConsumerError, EventConsumer, Handler, HandlerError, Idempotent, Message,
     ProcessedEvents,

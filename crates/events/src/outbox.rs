@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::publisher::{PublishError, Publisher};
+use crate::publisher::{Outgoing, PublishError, Publisher};
 use crate::{Envelope, Event};
 
 /// One message waiting in the outbox.
@@ -200,36 +200,25 @@ impl OutboxRelay {
         }
         let full = batch.len() >= limit;
 
-        let mut confirmed = Vec::with_capacity(batch.len());
-        let mut failure = None;
-        let mut cancelled = false;
-        for message in &batch {
-            let message_id = message.id.to_string();
-            let publish = publisher.publish(&message.routing_key, &message_id, &message.payload);
-            let outcome = tokio::select! {
-                biased;
-                () = cancel.cancelled() => None,
-                outcome = publish => Some(outcome),
-            };
-            match outcome {
-                None => {
-                    cancelled = true;
-                    break;
-                }
-                Some(Ok(())) => {
-                    tracing::debug!(
-                        message_id = %message.id,
-                        routing_key = %message.routing_key,
-                        "outbox message published"
-                    );
-                    confirmed.push(message.id);
-                }
-                Some(Err(err)) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
-        }
+        let ids: Vec<String> = batch.iter().map(|m| m.id.to_string()).collect();
+        let outgoing: Vec<Outgoing<'_>> = batch
+            .iter()
+            .zip(&ids)
+            .map(|(message, id)| Outgoing {
+                routing_key: &message.routing_key,
+                message_id: id,
+                payload: &message.payload,
+            })
+            .collect();
+        // The whole batch in one round trip of confirms; what the broker confirmed, from the
+        // first message on, is marked even when a later one failed.
+        let (count, failure, cancelled) = tokio::select! {
+            biased;
+            () = cancel.cancelled() => (0, None, true),
+            (count, failure) = publisher.publish_in_order(&outgoing) => (count, failure, false),
+        };
+        let confirmed: Vec<Uuid> = batch.iter().take(count).map(|m| m.id).collect();
+        tracing::debug!(published = count, "outbox messages published");
 
         if !confirmed.is_empty() {
             store
