@@ -4,7 +4,7 @@
 //! is confirmed with the auth-service, which owns assignments, on every request: the copy of
 //! assignments this service keeps from events lags the switch by milliseconds, and a doctor
 //! the patient just left must be refused at once. The copy answers only what never changes
-//! (an id is a doctor's, not a patient's), which saves a call for some refusals.
+//! (whose an id is), which saves a patient's refusals a call.
 
 use hospital_platform::access::{AccessAuthority, AccessError};
 use hospital_platform::token::{AccessClaims, Role};
@@ -24,13 +24,16 @@ pub async fn authorize(
     if caller.role == Role::Patient && caller.sub == patient_id {
         return Ok(());
     }
-    // Roles never change: an id known as a doctor's is no patient's; another patient's
-    // data is refused without asking.
-    if let Some(user) = store.user(patient_id).await? {
-        match (user.role, caller.role) {
-            (Some(Role::Doctor), _) => return Err(ApiError::PatientNotFound),
-            (Some(Role::Patient), Role::Patient) => return Err(forbidden()),
-            _ => {}
+    // A patient asking about another id: roles never change, so the copy settles it when
+    // it knows the id (a doctor's is no patient's: 404; another patient's: 403) without a
+    // call. A doctor is always confirmed below, which answers both as well.
+    if caller.role == Role::Patient {
+        if let Some(user) = store.user(patient_id).await? {
+            match user.role {
+                Some(Role::Doctor) => return Err(ApiError::PatientNotFound),
+                Some(Role::Patient) => return Err(forbidden()),
+                None => {}
+            }
         }
     }
     match authority.confirm(bearer_token, patient_id).await {
