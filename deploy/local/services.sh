@@ -23,7 +23,7 @@ SERVICES=(
   "gateway           8080  GATEWAY   jwks"
   "notes-service     8082  NOTES     db=hospital_notes events jwks access crypto routed=NOTES"
   "reminder-service  8083  REMINDER  events jwks access redis crypto routed=REMINDERS"
-  # "llm-worker        8084  LLM       events"
+  "llm-worker        8084  LLM       events crypto"
 )
 
 # service_names: each service's name, in start order.

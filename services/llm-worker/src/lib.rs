@@ -1,9 +1,16 @@
 //! The llm-worker: turns submitted notes into actionable steps.
 //!
-//! Today it offers the `llm-worker extract` command of shared/extraction.md — one note on
-//! stdin, the steps JSON on stdout — with the offline provider. The message consumer and
-//! the model providers build on this library in later issues; `main.rs` only wires the
-//! process's stdin, stdout, stderr and exit code to [`run`].
+//! As a service ([`Application`]) it consumes `note.submitted`, opens the note, extracts its
+//! steps with the offline extractor and publishes them sealed as `steps.extracted` (or
+//! `extraction.failed`), with confirms. As a command, `llm-worker extract` reads one note on
+//! stdin and prints the steps JSON of shared/extraction.md. Model providers come later.
+
+pub mod extraction;
+pub mod settings;
+pub mod startup;
+
+pub use settings::Settings;
+pub use startup::Application;
 
 use std::io::Read;
 

@@ -108,6 +108,16 @@ fn unknown_or_unbuilt_providers_are_refused() {
             "{provider}"
         );
     }
-    assert_eq!(run(&[], b"").status.code(), Some(2));
     assert_eq!(run(&["consume"], b"").status.code(), Some(2));
+}
+
+#[test]
+fn without_a_command_it_serves_and_refuses_to_start_without_its_keys() {
+    let out = Command::new(env!("CARGO_BIN_EXE_llm-worker"))
+        .env_remove("LLM__CRYPTO__KEYS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LLM__CRYPTO__KEYS"));
 }

@@ -244,3 +244,53 @@ pub async fn scan_database_for(app: &TestApp, words: &[&str]) {
     }
     assert!(seen > 0, "the scan read something");
 }
+
+#[tokio::test]
+async fn the_llm_worker_turns_a_submitted_note_into_steps_and_the_note_becomes_processed() {
+    let app = spawn_app().await;
+    // The real llm-worker on the test's exchange, with the same content keys.
+    let mut worker = hospital_llm_worker::Settings::default();
+    worker.http.port = 0;
+    worker.http.shutdown_timeout_secs = 1;
+    worker.events.amqp_url = hospital_test_support::amqp_url();
+    worker
+        .events
+        .exchange
+        .clone_from(&app.settings.events.exchange);
+    worker.events.queue_prefix = format!("{}.llm", app.settings.events.queue_prefix);
+    worker.crypto.keys.clone_from(&app.settings.crypto.keys);
+    let worker_topology = hospital_llm_worker::startup::consumer_config(&worker);
+    // Its queue exists before the first note is published, as in a deployment.
+    hospital_events::EventConsumer::new(
+        worker_topology.clone(),
+        |_: hospital_events::Message| async { Ok(()) },
+    )
+    .declare_topology()
+    .await
+    .unwrap();
+    let worker = hospital_llm_worker::Application::build(worker)
+        .await
+        .unwrap();
+    let worker_shutdown = worker.shutdown_token();
+    tokio::spawn(worker.run_until_stopped());
+
+    let (patient, doctor) = app.patient_and_doctor().await;
+    let note = app.accepted_note(&doctor, patient.id, NOTE).await;
+    eventually(WITHIN, "the note processed by the llm-worker", || async {
+        let status = note_status(&app, &patient, patient.id, note).await;
+        (status["status"] == "processed").then_some(())
+    })
+    .await;
+    let one = note_status(&app, &doctor, patient.id, note).await;
+    assert_eq!(one["status"], "processed");
+    assert!(one.get("failure_reason").is_none());
+
+    worker_shutdown.cancel();
+    let _ =
+        hospital_events::EventConsumer::new(worker_topology, |_: hospital_events::Message| async {
+            Ok(())
+        })
+        .delete_topology()
+        .await;
+    app.stop_and_clean().await;
+}

@@ -1,0 +1,149 @@
+//! Builds the llm-worker from its settings: the `note.submitted` consumer and the HTTP
+//! server of its probes and metrics.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use hospital_crypto::Keyring;
+use hospital_events::{
+    BrokerConfig, ConsumerConfig, ConsumerError, EventConsumer, Message, NoteSubmitted, Publisher,
+    QueueSpec,
+};
+use hospital_platform::error::route_not_found;
+use hospital_platform::health::{self, Readiness};
+use hospital_platform::metrics::HttpMetrics;
+use hospital_platform::request::request_context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::extraction::{self, Context};
+use crate::settings::Settings;
+
+/// The name of the service: connection name on the broker, metrics label.
+pub const SERVICE: &str = "llm-worker";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("the keyring does not load: {0}")]
+    Keys(#[from] hospital_crypto::KeyringError),
+    #[error("cannot bind {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+fn broker_config(settings: &Settings) -> BrokerConfig {
+    BrokerConfig::new(settings.events.amqp_url.clone())
+        .with_exchange(settings.events.exchange.clone())
+        .with_connection_name(SERVICE)
+        .with_connect_timeout(Duration::from_secs(3))
+}
+
+/// The consumer configuration the worker runs (tests delete its queues with it).
+pub fn consumer_config(settings: &Settings) -> ConsumerConfig {
+    ConsumerConfig::new(
+        broker_config(settings),
+        QueueSpec::for_event::<NoteSubmitted>(&settings.events.queue_prefix)
+            .with_prefetch(settings.events.prefetch),
+    )
+    .with_concurrency(settings.events.concurrency)
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    consumer: JoinHandle<Result<(), ConsumerError>>,
+    publisher: Arc<Publisher>,
+}
+
+impl Application {
+    /// Starts the consumer and binds the port (0 picks a free one); nothing is served until
+    /// [`Application::run_until_stopped`].
+    #[allow(clippy::unused_async)] // async like every service's `build`
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let keyring = Arc::new(Keyring::from_spec(&settings.crypto.keys)?);
+        let publisher = Arc::new(Publisher::new(broker_config(&settings)));
+        let shutdown = CancellationToken::new();
+        let context = Context {
+            keyring,
+            publisher: Arc::clone(&publisher),
+        };
+        let consumer = EventConsumer::new(consumer_config(&settings), move |message: Message| {
+            extraction::note_submitted(context.clone(), message)
+        });
+        let consumer = tokio::spawn(consumer.run(shutdown.clone()));
+
+        let readiness = web::Data::new(Readiness::default().with(Arc::clone(&publisher) as _));
+        let metrics = web::Data::new(HttpMetrics::new(SERVICE));
+        let address = format!("{}:{}", settings.http.host, settings.http.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(request_context))
+                .app_data(readiness.clone())
+                .app_data(metrics.clone())
+                .configure(health::configure)
+                .default_service(web::to(route_not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(settings.http.shutdown_timeout_secs);
+        // Probes and metrics only: one worker is plenty.
+        server = server.workers(if settings.http.workers > 0 {
+            settings.http.workers
+        } else {
+            1
+        });
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                address: format!("port {port}"),
+                source,
+            })?
+            .run();
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            consumer,
+            publisher,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling this token stops the worker gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then lets the consumer finish and
+    /// acknowledge the notes it holds, and closes the broker link.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result =
+            hospital_platform::server::serve_until_cancelled(self.server, self.shutdown.clone())
+                .await;
+        self.shutdown.cancel();
+        match self.consumer.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "the consumer stopped with an error"),
+            Err(err) => tracing::error!(error = %err, "the consumer task failed"),
+        }
+        self.publisher.close().await;
+        result
+    }
+}
