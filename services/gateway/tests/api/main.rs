@@ -8,6 +8,7 @@ mod failures;
 mod forwarding;
 mod helpers;
 mod limits;
+mod note_to_reminders;
 mod operations;
 mod routing;
 mod with_auth_service;

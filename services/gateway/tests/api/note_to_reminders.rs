@@ -1,0 +1,325 @@
+//! The product's flow through the public door, on the real PostgreSQL, Redis and RabbitMQ:
+//! a doctor writes a note at the gateway, the llm-worker turns it into steps, and the
+//! patient sees the checklist, the plan and its reminders; a newer note replaces the plan.
+
+use std::time::Duration;
+
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use hospital_events::{ConsumerConfig, EventConsumer, Message};
+use hospital_gateway::{Application as Gateway, Settings as GatewaySettings};
+use hospital_platform::settings::HttpSettings;
+use hospital_test_support::{amqp_url, eventually, unique_name, TestDatabase};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+struct Flow {
+    gateway: String,
+    client: reqwest::Client,
+    shutdown: Vec<CancellationToken>,
+    queues: Vec<ConsumerConfig>,
+    redis_prefix: String,
+    _dbs: (TestDatabase, TestDatabase),
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+async fn declare(configs: &[ConsumerConfig]) {
+    for config in configs {
+        EventConsumer::new(config.clone(), |_: Message| async { Ok(()) })
+            .declare_topology()
+            .await
+            .unwrap();
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+async fn spawn_flow() -> Flow {
+    let id = unique_name("flow");
+    let exchange = format!("test.{id}");
+    let keys = format!(
+        "k1:{}",
+        hospital_crypto::Keyring::generate_key().unwrap().as_str()
+    );
+    let auth_db = TestDatabase::create("flow_auth").await;
+    let notes_db = TestDatabase::create("flow_notes").await;
+
+    let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let pem = signing
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let mut auth = auth_service::Settings::default();
+    auth.http.port = 0;
+    auth.http.workers = 1;
+    auth.database.url.clone_from(&auth_db.url);
+    auth.database.pool_size = 2;
+    auth.events.amqp_url = amqp_url();
+    auth.events.exchange.clone_from(&exchange);
+    auth.jwt.private_key_file = None;
+    auth.jwt.private_key_pem = Some(pem);
+    auth.security.bcrypt_cost = 4;
+    // Bound before anything is published, so the consumers' queues miss no event.
+    let auth = auth_service::Application::build(auth).await.unwrap();
+    let auth_url = format!("http://127.0.0.1:{}", auth.port());
+    let jwks = format!("{auth_url}/.well-known/jwks.json");
+
+    let mut notes = hospital_notes_service::Settings::default();
+    notes.http.port = 0;
+    notes.http.workers = 1;
+    notes.database.url.clone_from(&notes_db.url);
+    notes.database.pool_size = 2;
+    notes.events.amqp_url = amqp_url();
+    notes.events.exchange.clone_from(&exchange);
+    notes.events.queue_prefix = format!("{exchange}.notes");
+    notes.auth.url.clone_from(&auth_url);
+    notes.auth.jwks_url.clone_from(&jwks);
+    notes.crypto.keys.clone_from(&keys);
+
+    let mut worker = hospital_llm_worker::Settings::default();
+    worker.http.port = 0;
+    worker.events.amqp_url = amqp_url();
+    worker.events.exchange.clone_from(&exchange);
+    worker.events.queue_prefix = format!("{exchange}.llm");
+    worker.crypto.keys.clone_from(&keys);
+
+    let mut reminders = hospital_reminder_service::Settings::default();
+    reminders.http.port = 0;
+    reminders.http.workers = 1;
+    reminders.redis.url = redis_url();
+    reminders.redis.key_prefix = format!("test:{id}:");
+    reminders.events.amqp_url = amqp_url();
+    reminders.events.exchange.clone_from(&exchange);
+    reminders.events.queue_prefix = format!("{exchange}.reminders");
+    reminders.auth.url.clone_from(&auth_url);
+    reminders.auth.jwks_url.clone_from(&jwks);
+    reminders.crypto.keys.clone_from(&keys);
+
+    let mut queues = hospital_notes_service::startup::consumer_configs(&notes);
+    queues.push(hospital_llm_worker::startup::consumer_config(&worker));
+    queues.extend(hospital_reminder_service::startup::consumer_configs(
+        &reminders,
+    ));
+    declare(&queues).await;
+
+    let mut shutdown = vec![auth.shutdown_token()];
+    tokio::spawn(auth.run_until_stopped());
+    let notes = hospital_notes_service::Application::build(notes)
+        .await
+        .unwrap();
+    let notes_url = format!("http://127.0.0.1:{}", notes.port());
+    shutdown.push(notes.shutdown_token());
+    tokio::spawn(notes.run_until_stopped());
+    let worker = hospital_llm_worker::Application::build(worker)
+        .await
+        .unwrap();
+    shutdown.push(worker.shutdown_token());
+    tokio::spawn(worker.run_until_stopped());
+    let reminders = hospital_reminder_service::Application::build(reminders)
+        .await
+        .unwrap();
+    let reminders_url = format!("http://127.0.0.1:{}", reminders.port());
+    shutdown.push(reminders.shutdown_token());
+    tokio::spawn(reminders.run_until_stopped());
+
+    let mut settings = GatewaySettings {
+        http: HttpSettings {
+            port: 0,
+            workers: 1,
+            shutdown_timeout_secs: 1,
+            ..GatewaySettings::default().http
+        },
+        ..GatewaySettings::default()
+    };
+    settings.upstreams.auth.clone_from(&auth_url);
+    settings.upstreams.notes = Some(notes_url);
+    settings.upstreams.reminders = Some(reminders_url);
+    settings.auth.jwks_url = jwks;
+    let gateway = Gateway::build(settings).unwrap();
+    let gateway_url = format!("http://127.0.0.1:{}", gateway.port());
+    shutdown.push(gateway.shutdown_token());
+    tokio::spawn(gateway.run_until_stopped());
+
+    Flow {
+        gateway: gateway_url,
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        shutdown,
+        queues,
+        redis_prefix: format!("test:{id}:"),
+        _dbs: (auth_db, notes_db),
+    }
+}
+
+impl Flow {
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.gateway)
+    }
+
+    async fn signup(&self, role: &str) -> (String, String) {
+        let mut body = json!({
+            "name": "Someone",
+            "email": format!("{}@example.com", unique_name(role)),
+            "password": "a long enough password",
+            "role": role,
+            "timezone": "Europe/London",
+        });
+        if role == "doctor" {
+            body["specialization"] = json!("General practice");
+        }
+        let response = self
+            .client
+            .post(self.url("/auth/signup"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let session: Value = response.json().await.unwrap();
+        (
+            session["user"]["id"].as_str().unwrap().to_owned(),
+            session["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    async fn get(&self, token: &str, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    async fn write_note(&self, doctor: &str, patient: &str, text: &str) -> String {
+        let response = self
+            .client
+            .post(self.url(&format!("/patients/{patient}/notes")))
+            .bearer_auth(doctor)
+            .json(&json!({"text": text}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn stop_and_clean(self) {
+        for token in &self.shutdown {
+            token.cancel();
+        }
+        for config in &self.queues {
+            let _ = EventConsumer::new(config.clone(), |_: Message| async { Ok(()) })
+                .delete_topology()
+                .await;
+        }
+        let client = redis::Client::open(redis_url()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.redis_prefix))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+const WITHIN: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn a_note_written_at_the_gateway_becomes_the_patients_checklist_plan_and_reminders() {
+    let flow = spawn_flow().await;
+    let (doctor_id, doctor) = flow.signup("doctor").await;
+    let (patient_id, patient) = flow.signup("patient").await;
+    let response = flow
+        .client
+        .put(flow.url("/patients/me/doctor"))
+        .bearer_auth(&patient)
+        .json(&json!({"doctor_id": doctor_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let first = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            "Buy amoxicillin 500 mg capsules today. Take one capsule three times a day for 7 days.",
+        )
+        .await;
+    let note_path = format!("/patients/{patient_id}/notes/{first}");
+    eventually(WITHIN, "the note processed", || async {
+        (flow.get(&doctor, &note_path).await["status"] == "processed").then_some(())
+    })
+    .await;
+    let steps_path = format!("/patients/{patient_id}/actionable-steps");
+    let steps = eventually(WITHIN, "the steps of the first note", || async {
+        let steps = flow.get(&patient, &steps_path).await;
+        (steps["note_id"] == first.as_str()).then_some(steps)
+    })
+    .await;
+    assert_eq!(
+        steps["checklist"][0]["title"],
+        "Buy amoxicillin 500 mg capsules today"
+    );
+    assert_eq!(steps["plan"][0]["title"], "Take amoxicillin 500 mg");
+    assert_eq!(
+        steps["plan"][0]["schedule"],
+        json!({"kind": "times_per_day", "times_per_day": 3})
+    );
+    let reminders = flow
+        .get(
+            &patient,
+            &format!("/patients/{patient_id}/reminders?status=upcoming"),
+        )
+        .await;
+    let upcoming = reminders["items"].as_array().unwrap();
+    assert!(!upcoming.is_empty(), "{reminders}");
+    assert!(upcoming
+        .iter()
+        .all(|r| r["title"] == "Take amoxicillin 500 mg"));
+    // The doctor sees the same plan.
+    assert_eq!(
+        flow.get(&doctor, &steps_path).await["note_id"],
+        first.as_str()
+    );
+
+    // A newer note replaces the plan.
+    let second = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            "Take ibuprofen 400 mg twice daily for 3 days.",
+        )
+        .await;
+    let steps = eventually(WITHIN, "the steps of the newer note", || async {
+        let steps = flow.get(&patient, &steps_path).await;
+        (steps["note_id"] == second.as_str()).then_some(steps)
+    })
+    .await;
+    let active: Vec<&Value> = steps["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|step| step["status"] == "active")
+        .collect();
+    assert_eq!(active.len(), 1, "{steps}");
+    assert_eq!(active[0]["title"], "Take ibuprofen 400 mg");
+    flow.stop_and_clean().await;
+}
