@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::TcpGate;
+use crate::{FixtureError, TcpGate};
 
 /// The RabbitMQ the tests use (`TEST_AMQP_URL`).
 pub fn amqp_url() -> String {
@@ -40,7 +40,7 @@ pub fn amqp_url_via(port: u16) -> String {
 
 /// A closed gate in front of the tests' broker: point a service at
 /// `amqp_url_via(gate.port())`, then open and close the gate.
-pub fn broker_gate() -> Arc<TcpGate> {
+pub fn broker_gate() -> Result<Arc<TcpGate>, FixtureError> {
     TcpGate::closed(broker_address())
 }
 

@@ -1,6 +1,7 @@
 //! Test-only helpers shared by the services' integration tests. Not for production
-//! code: failures here panic with a message, as a test should.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+//! code. Fixtures that can fail to set up (a database, a gate, a Redis) return a
+//! [`FixtureError`] and leave it to the test to fail with it.
+#![allow(clippy::missing_panics_doc)]
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -15,6 +16,20 @@ pub use redis_server::RedisServer;
 pub use tcp_gate::TcpGate;
 
 pub use amqp::amqp_url;
+
+/// Why a fixture could not be set up: the test that asked for it fails with this.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("PostgreSQL at TEST_DATABASE_URL: {0}")]
+    Postgres(String),
+    #[error("{0}")]
+    Setup(String),
+}
 
 /// A name no other test uses: `<prefix>_<uuid>`.
 pub fn unique_name(prefix: &str) -> String {

@@ -2,15 +2,19 @@
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::FixtureError;
+
 /// The server the tests use (`TEST_DATABASE_URL`, any database on it).
 pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-fn with_database(url: &str, database: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("a database URL has a path");
-    format!("{base}/{database}")
+fn with_database(url: &str, database: &str) -> Result<String, FixtureError> {
+    let (base, _) = url.rsplit_once('/').ok_or_else(|| {
+        FixtureError::Setup("TEST_DATABASE_URL has no /database part to replace".into())
+    })?;
+    Ok(format!("{base}/{database}"))
 }
 
 pub struct TestDatabase {
@@ -20,20 +24,18 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     /// Creates an empty database named `<prefix>_<uuid>`.
-    pub async fn create(prefix: &str) -> Self {
+    pub async fn create(prefix: &str) -> Result<Self, FixtureError> {
         let name = crate::unique_name(prefix);
         let server = server_url();
+        let url = with_database(&server, &name)?;
         let mut conn = AsyncPgConnection::establish(&server)
             .await
-            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at TEST_DATABASE_URL: {e}"));
+            .map_err(|e| FixtureError::Postgres(format!("cannot connect: {e}")))?;
         diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
             .execute(&mut conn)
             .await
-            .expect("create the test database");
-        Self {
-            url: with_database(&server, &name),
-            name,
-        }
+            .map_err(|e| FixtureError::Postgres(format!("CREATE DATABASE {name}: {e}")))?;
+        Ok(Self { name, url })
     }
 }
 

@@ -27,6 +27,7 @@
 //! [`READY_WITHIN`]); in a `#[tokio::test]` that is a pause of some tens of
 //! milliseconds.
 
+use crate::FixtureError;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -54,10 +55,13 @@ pub struct RedisServer {
 
 impl RedisServer {
     /// Starts a fresh server (empty directory, free port) and waits until it answers
-    /// `PING`. Panics when `redis-server` is missing or not ready within [`READY_WITHIN`].
-    pub fn start_with_aof() -> Self {
+    /// `PING`; an error when `redis-server` is missing or not ready within [`READY_WITHIN`].
+    pub fn start_with_aof() -> Result<Self, FixtureError> {
         let dir = std::env::temp_dir().join(crate::unique_name("hospital-redis"));
-        std::fs::create_dir_all(&dir).expect("create the Redis test directory");
+        std::fs::create_dir_all(&dir).map_err(|source| FixtureError::Io {
+            what: "creating the Redis test directory",
+            source,
+        })?;
         // Dropped on a failure below: that removes the directory.
         let mut server = Self {
             port: 0,
@@ -68,16 +72,18 @@ impl RedisServer {
         // binds it: try a few ports before giving up.
         let mut last_failure = String::new();
         for _ in 0..5 {
-            server.port = free_port();
+            server.port = free_port()?;
             match server.spawn_and_wait() {
-                Ok(()) => return server,
+                Ok(()) => return Ok(server),
                 Err(failure) => {
                     server.kill();
                     last_failure = failure;
                 }
             }
         }
-        panic!("redis-server did not start: {last_failure}");
+        Err(FixtureError::Setup(format!(
+            "redis-server did not start: {last_failure}"
+        )))
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -227,11 +233,14 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
+fn free_port() -> Result<u16, FixtureError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+        .map(|address| address.port())
+        .map_err(|source| FixtureError::Io {
+            what: "finding a free port for Redis",
+            source,
+        })
 }
 
 /// The value of `field` in an `INFO` reply (`field:value` lines).

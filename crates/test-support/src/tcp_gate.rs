@@ -7,6 +7,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::FixtureError;
+
 pub struct TcpGate {
     port: u16,
     upstream: String,
@@ -15,16 +17,19 @@ pub struct TcpGate {
 
 impl TcpGate {
     /// A gate on a free port, closed: connections are refused until [`TcpGate::open`].
-    pub fn closed(upstream: impl Into<String>) -> Arc<Self> {
+    pub fn closed(upstream: impl Into<String>) -> Result<Arc<Self>, FixtureError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
-            .expect("a free port")
+            .map_err(|source| FixtureError::Io {
+                what: "finding a free port for the gate",
+                source,
+            })?
             .port();
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             port,
             upstream: upstream.into(),
             open: Mutex::new(None),
-        })
+        }))
     }
 
     pub fn port(&self) -> u16 {
@@ -32,10 +37,13 @@ impl TcpGate {
     }
 
     /// Starts forwarding connections to the upstream.
-    pub async fn open(&self) {
+    pub async fn open(&self) -> Result<(), FixtureError> {
         let listener = TcpListener::bind(("127.0.0.1", self.port))
             .await
-            .expect("bind the gate");
+            .map_err(|source| FixtureError::Io {
+                what: "binding the gate's port",
+                source,
+            })?;
         let cut = CancellationToken::new();
         let upstream = self.upstream.clone();
         let accept_cut = cut.clone();
@@ -62,12 +70,13 @@ impl TcpGate {
             }
         });
         *self.open.lock().unwrap_or_else(PoisonError::into_inner) = Some((accept, cut));
+        Ok(())
     }
 
     /// Cuts every forwarded connection but keeps accepting new ones.
-    pub async fn cut(&self) {
+    pub async fn cut(&self) -> Result<(), FixtureError> {
         self.close().await;
-        self.open().await;
+        self.open().await
     }
 
     /// Stops listening and cuts every forwarded connection.

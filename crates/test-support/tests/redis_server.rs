@@ -16,7 +16,7 @@ async fn connect(server: &RedisServer) -> redis::aio::MultiplexedConnection {
 
 #[tokio::test]
 async fn keys_survive_a_kill_and_a_restart() {
-    let mut server = RedisServer::start_with_aof();
+    let mut server = RedisServer::start_with_aof().expect("redis-server starts");
     assert_eq!(server.url(), format!("redis://127.0.0.1:{}", server.port()));
     let mut conn = connect(&server).await;
     for i in 0..100 {
@@ -50,7 +50,7 @@ async fn keys_survive_a_kill_and_a_restart() {
 
 #[tokio::test]
 async fn runs_with_the_production_persistence_settings() {
-    let server = RedisServer::start_with_aof();
+    let server = RedisServer::start_with_aof().expect("redis-server starts");
     let info = server.command(&["INFO", "persistence"]).unwrap();
     assert!(info.contains("aof_enabled:1"), "{info}");
     let mut conn = connect(&server).await;
@@ -72,7 +72,7 @@ async fn runs_with_the_production_persistence_settings() {
 
 #[tokio::test]
 async fn a_write_right_before_the_kill_survives_after_wait_aof_synced() {
-    let mut server = RedisServer::start_with_aof();
+    let mut server = RedisServer::start_with_aof().expect("redis-server starts");
     let mut conn = connect(&server).await;
     // Many small writes, so one of them is likely to meet a background fsync.
     for round in 0..3 {
@@ -91,7 +91,7 @@ async fn a_write_right_before_the_kill_survives_after_wait_aof_synced() {
 
 #[test]
 fn drop_stops_the_server_and_removes_its_directory() {
-    let server = RedisServer::start_with_aof();
+    let server = RedisServer::start_with_aof().expect("redis-server starts");
     let dir = server.dir().to_owned();
     let port = server.port();
     assert!(
@@ -106,8 +106,8 @@ fn drop_stops_the_server_and_removes_its_directory() {
 
 #[test]
 fn two_servers_do_not_share_port_or_directory() {
-    let a = RedisServer::start_with_aof();
-    let b = RedisServer::start_with_aof();
+    let a = RedisServer::start_with_aof().expect("redis-server starts");
+    let b = RedisServer::start_with_aof().expect("redis-server starts");
     assert_ne!(a.port(), b.port());
     assert_ne!(a.dir(), b.dir());
     a.command(&["SET", "only-in-a", "1"]).unwrap();

@@ -129,7 +129,7 @@ async fn concurrent_publishes_share_one_connection_and_all_arrive() {
 #[tokio::test]
 async fn an_unreachable_broker_fails_fast_and_is_reported_unready() {
     // A closed gate: nothing listens on its port.
-    let gate = broker_gate();
+    let gate = broker_gate().expect("a gate in front of the broker");
     let config = BrokerConfig::new(amqp_url_via(gate.port()))
         .with_exchange(unique("unreachable"))
         .with_connect_timeout(Duration::from_secs(2));
@@ -148,8 +148,8 @@ async fn an_unreachable_broker_fails_fast_and_is_reported_unready() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_replaced_on_the_next_publish() {
-    let gate = broker_gate();
-    gate.open().await;
+    let gate = broker_gate().expect("a gate in front of the broker");
+    gate.open().await.expect("the gate opens");
     let config = test_config("reconnect").with_exchange(unique("reconnect"));
     let mut subscriber = subscribe(&config, &[UserRegistered::ROUTING_KEY]).await;
     let publisher = Publisher::new(BrokerConfig {
@@ -161,7 +161,7 @@ async fn a_dropped_connection_is_replaced_on_the_next_publish() {
     publisher.publish_event(&first).await.unwrap();
     assert!(publisher.is_healthy().await);
 
-    gate.cut().await;
+    gate.cut().await.expect("the gate reopens");
     // The first publish after the cut may still use the dead connection and fail; it drops
     // that connection, so the next publish reconnects and succeeds.
     let second = registered();

@@ -94,7 +94,7 @@ async fn the_relay_retries_until_the_broker_is_reachable_then_delivers_each_mess
     let mut subscriber = Subscriber::connect(&config, &spec).await.unwrap();
 
     // The relay's broker is a port where nothing listens yet.
-    let gate = broker_gate();
+    let gate = broker_gate().expect("a gate in front of the broker");
     let publisher = Arc::new(Publisher::new(BrokerConfig {
         url: amqp_url_via(gate.port()).into(),
         connect_timeout: Duration::from_secs(1),
@@ -140,7 +140,7 @@ async fn the_relay_retries_until_the_broker_is_reachable_then_delivers_each_mess
     assert_eq!(store.unpublished(), 5);
 
     // The broker becomes reachable on the same port.
-    gate.open().await;
+    gate.open().await.expect("the gate opens");
     eventually(Duration::from_secs(10), "the outbox to drain", || {
         let left = store.unpublished();
         async move { left == 0 }
@@ -200,7 +200,10 @@ async fn the_relay_retries_until_the_broker_is_reachable_then_delivers_each_mess
 #[tokio::test]
 async fn the_relay_stops_promptly_while_backing_off() {
     let publisher = Arc::new(Publisher::new(
-        BrokerConfig::new(amqp_url_via(broker_gate().port())).with_exchange(unique("stop")),
+        BrokerConfig::new(amqp_url_via(
+            broker_gate().expect("a gate in front of the broker").port(),
+        ))
+        .with_exchange(unique("stop")),
     ));
     let store = Arc::new(MemoryOutbox::default());
     store.insert(outbox_message());

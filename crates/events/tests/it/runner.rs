@@ -399,8 +399,8 @@ async fn cancelling_finishes_the_in_flight_message_and_acks_it() {
 
 #[tokio::test]
 async fn consumption_resumes_after_the_connection_drops_and_nothing_is_lost() {
-    let gate = broker_gate();
-    gate.open().await;
+    let gate = broker_gate().expect("a gate in front of the broker");
+    gate.open().await.expect("the gate opens");
     let seen = Seen::default();
     let handler = {
         let seen = seen.clone();
@@ -427,7 +427,7 @@ async fn consumption_resumes_after_the_connection_drops_and_nothing_is_lost() {
         seen.all().len() >= 3
     })
     .await;
-    gate.cut().await;
+    gate.cut().await.expect("the gate reopens");
     assert!(seen.all().len() < 20, "the cut came after the last message");
     for _ in 0..10 {
         let envelope = event();

@@ -43,7 +43,7 @@ async fn signup_and_selection_publish_events_without_personal_data() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_wait_out_a_broker_outage_and_arrive_exactly_once() {
-    let gate = broker_gate();
+    let gate = broker_gate().expect("a gate in front of the broker");
     let mut app = spawn_app_with(|s| s.events.amqp_url = amqp_url_via(gate.port())).await;
 
     // The broker is unreachable: the requests still succeed.
@@ -64,7 +64,7 @@ async fn events_wait_out_a_broker_outage_and_arrive_exactly_once() {
     );
     app.assert_no_event().await;
 
-    gate.open().await;
+    gate.open().await.expect("the gate opens");
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut order = Vec::new();
     while let Some(event) = app.next_event().await {

@@ -64,7 +64,9 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
-    let db = TestDatabase::create("auth_test").await;
+    let db = TestDatabase::create("auth_test")
+        .await
+        .expect("a test database");
     let exchange = unique_name("test.auth");
     let pem = new_signing_pem();
     let mut settings = test_settings(&db, &exchange, &amqp_url(), &pem);

@@ -65,7 +65,9 @@ async fn shutdown_finishes_in_flight_requests_then_stops_listening() {
 
     use crate::helpers::{new_signing_pem, test_settings, PASSWORD};
 
-    let db = hospital_test_support::TestDatabase::create("auth_test").await;
+    let db = hospital_test_support::TestDatabase::create("auth_test")
+        .await
+        .expect("a test database");
     let exchange = hospital_test_support::unique_name("test.auth");
     let mut settings = test_settings(
         &db,

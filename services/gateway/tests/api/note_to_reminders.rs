@@ -43,8 +43,12 @@ async fn spawn_flow() -> Flow {
         "k1:{}",
         hospital_crypto::Keyring::generate_key().unwrap().as_str()
     );
-    let auth_db = TestDatabase::create("flow_auth").await;
-    let notes_db = TestDatabase::create("flow_notes").await;
+    let auth_db = TestDatabase::create("flow_auth")
+        .await
+        .expect("a test database");
+    let notes_db = TestDatabase::create("flow_notes")
+        .await
+        .expect("a test database");
 
     let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = signing

@@ -38,7 +38,9 @@ impl Stack {
 }
 
 async fn spawn_stack() -> Stack {
-    let db = TestDatabase::create("gateway_auth").await;
+    let db = TestDatabase::create("gateway_auth")
+        .await
+        .expect("a test database");
     let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = signing
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)

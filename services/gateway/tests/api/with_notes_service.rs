@@ -61,8 +61,12 @@ impl Stack {
 
 async fn spawn_stack() -> Stack {
     let exchange = unique_name("test.gateway_notes");
-    let auth_db = TestDatabase::create("gateway_notes_auth").await;
-    let notes_db = TestDatabase::create("gateway_notes").await;
+    let auth_db = TestDatabase::create("gateway_notes_auth")
+        .await
+        .expect("a test database");
+    let notes_db = TestDatabase::create("gateway_notes")
+        .await
+        .expect("a test database");
     let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = signing
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)

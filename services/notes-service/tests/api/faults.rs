@@ -67,9 +67,11 @@ async fn assert_each_announced_once(app: &TestApp, notes: &BTreeSet<Uuid>) {
 
 #[tokio::test]
 async fn notes_accepted_while_the_broker_is_gone_are_announced_once_when_it_returns() {
-    let gate = broker_gate();
-    gate.open().await;
-    let db = TestDatabase::create("notes_outage").await;
+    let gate = broker_gate().expect("a gate in front of the broker");
+    gate.open().await.expect("the gate opens");
+    let db = TestDatabase::create("notes_outage")
+        .await
+        .expect("a test database");
     let mut settings = test_settings(&db);
     settings.events.amqp_url = amqp_url_via(gate.port());
     let app = spawn_app_with(settings, db).await;
@@ -86,7 +88,7 @@ async fn notes_accepted_while_the_broker_is_gone_are_announced_once_when_it_retu
     }
     let health = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
-    gate.open().await;
+    gate.open().await.expect("the gate opens");
     assert_each_announced_once(&app, &notes).await;
     app.stop_and_clean().await;
 }
@@ -191,7 +193,7 @@ async fn killed_between_writing_notes_and_publishing_them_the_service_announces_
     let log = std::env::temp_dir().join(format!("notes-kill-{}.log", Uuid::now_v7()));
 
     // A process of its own whose broker is unreachable: notes are written, never published.
-    let gate = broker_gate();
+    let gate = broker_gate().expect("a gate in front of the broker");
     let mut unpublished = app.settings.clone();
     unpublished.events.amqp_url = amqp_url_via(gate.port());
     let mut first = NotesProcess::spawn(&unpublished, &log);

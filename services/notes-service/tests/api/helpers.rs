@@ -114,7 +114,9 @@ pub fn test_settings(notes_db: &TestDatabase) -> Settings {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let notes_db = TestDatabase::create("notes").await;
+    let notes_db = TestDatabase::create("notes")
+        .await
+        .expect("a test database");
     let settings = test_settings(&notes_db);
     spawn_app_with(settings, notes_db).await
 }
@@ -158,7 +160,9 @@ pub async fn spawn_app_with(mut settings: Settings, notes_db: TestDatabase) -> T
         format!("{}.observer", settings.events.queue_prefix),
     )
     .await;
-    let auth_db = TestDatabase::create("notes_auth").await;
+    let auth_db = TestDatabase::create("notes_auth")
+        .await
+        .expect("a test database");
     let (auth_url, auth_shutdown) = spawn_auth(&settings.events.exchange, &auth_db).await;
     settings.auth.url.clone_from(&auth_url);
     settings.auth.jwks_url = format!("{auth_url}/.well-known/jwks.json");

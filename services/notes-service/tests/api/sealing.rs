@@ -59,7 +59,9 @@ async fn a_moved_or_tampered_note_fails_closed() {
 async fn rewrap_moves_every_note_to_the_newest_key_without_changing_its_text() {
     let old_key = Keyring::generate_key().unwrap();
     let new_key = Keyring::generate_key().unwrap();
-    let db = TestDatabase::create("notes_rewrap").await;
+    let db = TestDatabase::create("notes_rewrap")
+        .await
+        .expect("a test database");
     let mut settings = test_settings(&db);
     settings.crypto.keys = format!("old:{}", old_key.as_str());
     let app = spawn_app_with(settings.clone(), db).await;

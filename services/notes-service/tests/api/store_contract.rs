@@ -19,7 +19,9 @@ const MONGODB_URI: &str = "TEST_MONGODB_URI";
 
 /// A PostgreSQL store in a fresh database, migrated; the database goes when the guard drops.
 async fn postgres_store() -> (PgNotes, TestDatabase) {
-    let db = TestDatabase::create("notes_contract").await;
+    let db = TestDatabase::create("notes_contract")
+        .await
+        .expect("a test database");
     let store = PgNotes::connect(&db.url, 4).expect("pool");
     store.run_migrations().await.expect("migrations");
     (store, db)

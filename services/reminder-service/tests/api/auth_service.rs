@@ -38,7 +38,9 @@ impl Drop for AuthService {
 impl AuthService {
     /// Starts one on a free port, publishing its events on `exchange`.
     pub async fn start(exchange: &str) -> Self {
-        let db = TestDatabase::create("reminder_auth").await;
+        let db = TestDatabase::create("reminder_auth")
+            .await
+            .expect("a test database");
         let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
         let pem = signing
             .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)

@@ -87,7 +87,7 @@ fn clock_time_in(hours: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_and_restarted_keeps_every_schedule_and_pending_reminder() {
-    let mut server = RedisServer::start_with_aof();
+    let mut server = RedisServer::start_with_aof().expect("redis-server starts");
     let mut settings = test_settings(&server.url());
     settings.reminders.lookahead = 5;
     let prefix = settings.redis.key_prefix.clone();
