@@ -1,6 +1,7 @@
-//! The product's flow through the public door, on the real PostgreSQL, Redis and RabbitMQ:
-//! a doctor writes a note at the gateway, the llm-worker turns it into steps, and the
-//! patient sees the checklist, the plan and its reminders; a newer note replaces the plan.
+//! Notes through the public door, on the real PostgreSQL, Redis and RabbitMQ, with every
+//! service of the flow running: a doctor writes a note at the gateway, the llm-worker turns
+//! it into steps, and the patient sees the checklist, the plan and its reminders; a newer
+//! note replaces the plan. Bodies of the sizes the notes API promises pass the gateway.
 
 use std::time::Duration;
 
@@ -325,5 +326,50 @@ async fn a_note_written_at_the_gateway_becomes_the_patients_checklist_plan_and_r
         .collect();
     assert_eq!(active.len(), 1, "{steps}");
     assert_eq!(active[0]["title"], "Take ibuprofen 400 mg");
+    flow.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn a_note_travels_through_the_gateway_with_the_sizes_the_api_promises() {
+    let flow = spawn_flow().await;
+    let (doctor_id, doctor) = flow.signup("doctor").await;
+    let (patient_id, patient) = flow.signup("patient").await;
+    let response = flow
+        .client
+        .put(flow.url("/patients/me/doctor"))
+        .bearer_auth(&patient)
+        .json(&json!({"doctor_id": doctor_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let notes = flow.url(&format!("/patients/{patient_id}/notes"));
+    // The longest note in the widest characters: 20,000 four-byte characters, about 80 KB.
+    let widest = "🩺".repeat(20_000);
+    for text in ["Take one tablet of aspirin 75 mg daily.", widest.as_str()] {
+        flow.write_note(&doctor, &patient_id, text).await;
+    }
+    // Over 128 KiB: the notes-service's 413, through the gateway.
+    let response = flow
+        .client
+        .post(&notes)
+        .bearer_auth(&doctor)
+        .json(&json!({"text": "x".repeat(140_000)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let list = flow
+        .get(&patient, &format!("/patients/{patient_id}/notes"))
+        .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["text"], widest.as_str());
+
+    // No token: the gateway answers itself.
+    let response = flow.client.get(&notes).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     flow.stop_and_clean().await;
 }
