@@ -2,10 +2,10 @@
 //! the newest key across a rotation without changing a word.
 
 use hospital_crypto::Keyring;
-use hospital_notes_service::rewrap::rewrap_all;
 use hospital_notes_service::store::{NoteStore, Notes};
 use hospital_test_support::TestDatabase;
 use reqwest::StatusCode;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::{error_code, spawn_app, spawn_app_with, test_settings};
@@ -75,25 +75,25 @@ async fn rewrap_moves_every_note_to_the_newest_key_without_changing_its_text() {
         ids.push(app.accepted_note(&doctor, patient.id, text).await);
     }
 
-    // Rotation: the new key is added (last = current); rewrap moves both notes.
-    let rotated = Keyring::from_spec(&format!(
-        "old:{},new:{}",
-        old_key.as_str(),
-        new_key.as_str()
-    ))
-    .unwrap();
-    let store = app.store.clone();
-    let report = rewrap_all(&store, &rotated).await.unwrap();
+    // Rotation: the new key is added (last = current); `notes-service rewrap`, the
+    // command an operator runs, moves both notes.
+    let rotated = format!("old:{},new:{}", old_key.as_str(), new_key.as_str());
+    let report = rewrap_command(&settings.database.url, &rotated);
     assert_eq!(
-        (report.rewrapped, report.current, report.unreadable),
-        (2, 0, 0)
+        (
+            &report["rewrapped"],
+            &report["current"],
+            &report["unreadable"]
+        ),
+        (&json!(2), &json!(0), &json!(0))
     );
-    let again = rewrap_all(&store, &rotated).await.unwrap();
+    let again = rewrap_command(&settings.database.url, &rotated);
     assert_eq!(
-        (again.rewrapped, again.current),
-        (0, 2),
+        (&again["rewrapped"], &again["current"]),
+        (&json!(0), &json!(2)),
         "a second run has nothing to do"
     );
+    let store = app.store.clone();
     for id in &ids {
         assert_eq!(store.note(*id).await.unwrap().unwrap().text.kid, "new");
     }
@@ -109,4 +109,22 @@ async fn rewrap_moves_every_note_to_the_newest_key_without_changing_its_text() {
         assert_eq!(note["text"], text);
     }
     reader.stop_and_clean().await;
+}
+
+/// Runs `notes-service rewrap` against `database_url` with `keys`; its JSON report.
+fn rewrap_command(database_url: &str, keys: &str) -> Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_notes-service"))
+        .arg("rewrap")
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .env("NOTES__DATABASE__URL", database_url)
+        .env("NOTES__CRYPTO__KEYS", keys)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rewrap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
