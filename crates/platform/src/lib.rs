@@ -5,6 +5,7 @@
 //! Nothing here knows about a particular service's domain.
 
 pub mod access;
+pub mod clock;
 pub mod error;
 pub mod health;
 pub mod metrics;
