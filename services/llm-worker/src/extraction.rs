@@ -1,6 +1,6 @@
-//! What the worker does with each `note.submitted`: open the note, extract its steps, seal
-//! them, publish `steps.extracted` (or `extraction.failed`) with confirms; only then is the
-//! message acknowledged.
+//! What the worker does with each `note.submitted`: open the note, extract its steps (the
+//! provider, or the offline extractor behind it), seal them, publish `steps.extracted` (or
+//! `extraction.failed`) with confirms; only then is the message acknowledged.
 //!
 //! A redelivered note (a crash after publishing, before the ack) is extracted again and
 //! published under the same event id, derived from the incoming event's id, so consumers
@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use hospital_crypto::Keyring;
-use hospital_events::contracts::{note_text_binding, ExtractionFailure, Extractor};
+use hospital_events::contracts::{note_text_binding, ExtractionFailure};
 use hospital_events::{
     Envelope, Event, ExtractionFailed, HandlerError, Message, NoteSubmitted, Publisher,
     StepsExtracted,
@@ -17,6 +17,7 @@ use hospital_events::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::extractor::NoteExtractor;
 use crate::MAX_NOTE_CHARS;
 
 /// What the handler works with.
@@ -24,6 +25,7 @@ use crate::MAX_NOTE_CHARS;
 pub struct Context {
     pub keyring: Arc<Keyring>,
     pub publisher: Arc<Publisher>,
+    pub extractor: NoteExtractor,
 }
 
 /// The id of the event published for `incoming` (a UUID v7, as every event id): its time is
@@ -85,24 +87,33 @@ pub async fn note_submitted(context: Context, message: Message) -> Result<(), Ha
         fail(&context, &message, note, ExtractionFailure::NoteTooLong).await?;
         return Ok(());
     }
-    // Linear in the note's length (a few ms for 20,000 characters): off the async threads.
-    let steps = tokio::task::spawn_blocking(move || hospital_extract::extract(text.as_str()))
+    let extraction = context
+        .extractor
+        .extract(text)
         .await
-        .map_err(|err| HandlerError::retry(format!("the extraction task failed: {err}")))?;
+        .map_err(|err| HandlerError::retry(err.to_string()))?;
     let sealed = StepsExtracted::seal(
         note.note_id,
         note.patient_id,
         note.created_at,
-        Extractor::Offline,
-        false,
-        &steps,
+        extraction.extractor,
+        extraction.fallback.is_some(),
+        &extraction.steps,
         &context.keyring,
     );
     match sealed {
         Ok(steps_extracted) => {
             let (checklist, plan) = (steps_extracted.checklist.len(), steps_extracted.plan.len());
             publish(&context, &message, steps_extracted).await?;
-            tracing::info!(event_id = %message.id, note_id = %note.note_id, checklist, plan, "steps extracted");
+            tracing::info!(
+                event_id = %message.id,
+                note_id = %note.note_id,
+                checklist,
+                plan,
+                extractor = ?extraction.extractor,
+                fallback = extraction.fallback.as_deref(),
+                "steps extracted"
+            );
             Ok(())
         }
         Err(err) => {

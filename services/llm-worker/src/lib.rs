@@ -1,11 +1,17 @@
 //! The llm-worker: turns submitted notes into actionable steps.
 //!
 //! As a service ([`Application`]) it consumes `note.submitted`, opens the note, extracts its
-//! steps with the offline extractor and publishes them sealed as `steps.extracted` (or
-//! `extraction.failed`), with confirms. As a command, `llm-worker extract` reads one note on
-//! stdin and prints the steps JSON of shared/extraction.md. Model providers come later.
+//! steps with the configured provider (`offline`, `gemini`, `openai`; a model's answer is
+//! validated, and the offline extractor stands in when it fails) and publishes them sealed
+//! as `steps.extracted` (or `extraction.failed`), with confirms. As a command,
+//! `llm-worker extract` reads one note on stdin and prints the steps JSON of
+//! shared/extraction.md.
 
+pub mod answer;
 pub mod extraction;
+pub mod extractor;
+pub mod metrics;
+pub mod provider;
 pub mod settings;
 pub mod startup;
 
@@ -26,19 +32,31 @@ const MAX_NOTE_BYTES: usize = MAX_NOTE_CHARS * 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
     Offline,
+    Gemini,
+    OpenAi,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Offline => "offline",
+            Provider::Gemini => "gemini",
+            Provider::OpenAi => "openai",
+        }
+    }
 }
 
 /// Why the command refused to work: each is a usage error (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
-    #[error("usage: llm-worker extract [--provider offline]\n  reads one note on stdin, prints its steps as JSON on stdout")]
+    #[error("usage: llm-worker extract [--provider offline|gemini|openai]\n  reads one note on stdin, prints its steps as JSON on stdout\n  gemini and openai read LLM__EXTRACTION__* (API_KEY, MODEL, BASE_URL, ...)")]
     Usage,
-    #[error("unknown command {0:?}\nusage: llm-worker extract [--provider offline]")]
+    #[error("unknown command {0:?}\nusage: llm-worker extract [--provider offline|gemini|openai]")]
     UnknownCommand(String),
     #[error("unknown provider {0:?}: expected offline, gemini or openai")]
     UnknownProvider(String),
-    #[error("provider {0:?} is not available yet: only the offline provider is built (gemini and openai come with a later issue)")]
-    ProviderNotAvailable(String),
+    #[error("provider settings: {0}")]
+    Settings(String),
     #[error("the note has more than {MAX_NOTE_CHARS} characters ({0}); the API accepts notes of 1 to {MAX_NOTE_CHARS} characters")]
     NoteTooLong(String),
     #[error("the note on stdin is not valid UTF-8 text")]
@@ -95,7 +113,8 @@ where
         };
         provider = match name.as_str() {
             "offline" => Provider::Offline,
-            "gemini" | "openai" => return Err(CommandError::ProviderNotAvailable(name)),
+            "gemini" => Provider::Gemini,
+            "openai" => Provider::OpenAi,
             _ => return Err(CommandError::UnknownProvider(name)),
         };
     }
@@ -122,23 +141,79 @@ pub fn read_note(input: impl Read) -> Result<String, CommandError> {
     Ok(note)
 }
 
-/// Extracts the steps of a note with the chosen provider.
-pub fn extract(note: &str, provider: Provider) -> Steps {
-    match provider {
-        Provider::Offline => hospital_extract::extract(note),
+/// Extracts the steps of a note with the offline extractor.
+pub fn extract(note: &str) -> Steps {
+    hospital_extract::extract(note)
+}
+
+/// What the command prints: the steps on stdout and, when the offline extractor stood in
+/// for the provider, why, on stderr.
+#[derive(Debug)]
+pub struct CommandOutput {
+    pub stdout: String,
+    pub warning: Option<String>,
+}
+
+/// `llm-worker extract`: note in, steps JSON out. `env` holds the `LLM__EXTRACTION__…`
+/// variables a model provider reads.
+pub fn run<E>(args: &[String], input: impl Read, env: E) -> Result<CommandOutput, CommandError>
+where
+    E: IntoIterator<Item = (String, String)>,
+{
+    match parse_args(args)? {
+        Command::Help => Ok(CommandOutput {
+            stdout: format!("{}\n", CommandError::Usage),
+            warning: None,
+        }),
+        Command::Extract { provider } => {
+            let note = read_note(input)?;
+            let (steps, warning) = match provider {
+                Provider::Offline => (extract(&note), None),
+                Provider::Gemini | Provider::OpenAi => extract_with_model(&note, provider, env)?,
+            };
+            Ok(CommandOutput {
+                stdout: serde_json::to_string_pretty(&steps)? + "\n",
+                warning,
+            })
+        }
     }
 }
 
-/// `llm-worker extract`: note in, steps JSON out.
-pub fn run(args: &[String], input: impl Read) -> Result<String, CommandError> {
-    match parse_args(args)? {
-        Command::Help => Ok(format!("{}\n", CommandError::Usage)),
-        Command::Extract { provider } => {
-            let note = read_note(input)?;
-            let steps = extract(&note, provider);
-            Ok(serde_json::to_string_pretty(&steps)? + "\n")
-        }
-    }
+fn extract_with_model<E>(
+    note: &str,
+    provider: Provider,
+    env: E,
+) -> Result<(Steps, Option<String>), CommandError>
+where
+    E: IntoIterator<Item = (String, String)>,
+{
+    let variable = format!("{}__EXTRACTION__PROVIDER", settings::ENV_PREFIX);
+    let env = env
+        .into_iter()
+        .filter(|(name, _)| *name != variable)
+        .chain([(variable.clone(), provider.name().to_owned())]);
+    let command_settings: settings::CommandSettings =
+        hospital_platform::settings::load_from(settings::ENV_PREFIX, env)
+            .map_err(|err| CommandError::Settings(err.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let metrics = std::sync::Arc::new(metrics::ExtractionMetrics::default());
+        let model = provider::ModelClient::from_settings(
+            &command_settings.extraction,
+            std::sync::Arc::clone(&metrics),
+        )
+        .map_err(|err| CommandError::Settings(err.to_string()))?;
+        let extraction = extractor::NoteExtractor::new(model, metrics)
+            .extract(hospital_crypto::Zeroizing::new(note.to_owned()))
+            .await
+            .map_err(|err| CommandError::Read(std::io::Error::other(err)))?;
+        let warning = extraction
+            .fallback
+            .map(|reason| format!("the offline extractor stood in for the provider ({reason})"));
+        Ok((extraction.steps, warning))
+    })
 }
 
 #[cfg(test)]
@@ -165,10 +240,12 @@ mod tests {
                 provider: Provider::Offline
             }
         );
-        assert!(matches!(
-            parse_args(["extract", "--provider", "gemini"]),
-            Err(CommandError::ProviderNotAvailable(_))
-        ));
+        assert_eq!(
+            parse_args(["extract", "--provider", "gemini"]).unwrap(),
+            Command::Extract {
+                provider: Provider::Gemini
+            }
+        );
         assert!(matches!(
             parse_args(["extract", "--provider", "nope"]),
             Err(CommandError::UnknownProvider(_))

@@ -1,5 +1,6 @@
 //! `llm-worker`: the service (settings from `LLM__*` variables);
-//! `llm-worker extract [--provider offline]`: one note on stdin, its steps on stdout.
+//! `llm-worker extract [--provider offline|gemini|openai]`: one note on stdin, its steps on
+//! stdout.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,9 +13,12 @@ fn main() -> ExitCode {
     if args.is_empty() || args == ["serve"] {
         return serve();
     }
-    match hospital_llm_worker::run(&args, std::io::stdin().lock()) {
+    match hospital_llm_worker::run(&args, std::io::stdin().lock(), std::env::vars()) {
         Ok(out) => {
-            if std::io::stdout().lock().write_all(out.as_bytes()).is_err() {
+            if let Some(warning) = out.warning {
+                let _ = writeln!(std::io::stderr(), "llm-worker: {warning}");
+            }
+            if std::io::stdout().lock().write_all(out.stdout.as_bytes()).is_err() {
                 return ExitCode::from(1);
             }
             ExitCode::SUCCESS

@@ -72,18 +72,191 @@ impl std::fmt::Debug for CryptoSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Which extractor reads notes, and how the provider is called.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct ExtractionSettings {
-    /// `LLM__EXTRACTION__PROVIDER`: `offline` (the default and, so far, the only one built).
+    /// `LLM__EXTRACTION__PROVIDER`: `offline` (the default: no key, no network), `gemini` or
+    /// `openai` (any OpenAI-compatible server).
     pub provider: String,
+    /// `LLM__EXTRACTION__BASE_URL`: gemini `https://generativelanguage.googleapis.com/v1beta`,
+    /// openai `https://api.openai.com/v1` (Ollama: `http://localhost:11434/v1`) by default.
+    pub base_url: String,
+    /// `LLM__EXTRACTION__MODEL`: `gemini-2.5-flash` / `gpt-4o-mini` by default.
+    pub model: String,
+    /// `LLM__EXTRACTION__API_KEY`: required for gemini; for openai sent as a bearer token
+    /// when set (local servers need none).
+    pub api_key: String,
+    /// `LLM__EXTRACTION__TEMPERATURE`: a number, or `default` to send none (models that
+    /// accept only their own).
+    pub temperature: String,
+    /// `LLM__EXTRACTION__CONNECT_TIMEOUT_MS`
+    pub connect_timeout_ms: u64,
+    /// `LLM__EXTRACTION__TIMEOUT_MS`: one attempt, connection to last byte.
+    pub timeout_ms: u64,
+    /// `LLM__EXTRACTION__MAX_ATTEMPTS`: attempts of one call on a timeout, 429 or 5xx.
+    pub max_attempts: u32,
+    /// `LLM__EXTRACTION__BACKOFF_INITIAL_MS` / `__BACKOFF_MAX_MS`: jittered, doubling.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// `LLM__EXTRACTION__RETRY_AFTER_MAX_MS`: a longer `Retry-After` falls back at once.
+    pub retry_after_max_ms: u64,
+    /// `LLM__EXTRACTION__MAX_IN_FLIGHT`: provider calls at once.
+    pub max_in_flight: usize,
+    /// `LLM__EXTRACTION__BREAKER_FAILURES` consecutive failures open the circuit for
+    /// `LLM__EXTRACTION__BREAKER_COOLDOWN_MS`.
+    pub breaker_failures: u32,
+    pub breaker_cooldown_ms: u64,
 }
 
 impl Default for ExtractionSettings {
     fn default() -> Self {
         Self {
             provider: "offline".into(),
+            base_url: String::new(),
+            model: String::new(),
+            api_key: String::new(),
+            temperature: "0".into(),
+            connect_timeout_ms: 2_000,
+            timeout_ms: 30_000,
+            max_attempts: 3,
+            backoff_initial_ms: 500,
+            backoff_max_ms: 8_000,
+            retry_after_max_ms: 30_000,
+            max_in_flight: 16,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 30_000,
         }
+    }
+}
+
+impl std::fmt::Debug for ExtractionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtractionSettings")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url_or_default())
+            .field("model", &self.model_or_default())
+            .field("api_key", &if self.api_key.is_empty() { "[none]" } else { "[redacted]" })
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_in_flight", &self.max_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExtractionSettings {
+    pub fn base_url_or_default(&self) -> &str {
+        match (self.base_url.trim(), self.provider.as_str()) {
+            ("", "gemini") => "https://generativelanguage.googleapis.com/v1beta",
+            ("", "openai") => "https://api.openai.com/v1",
+            (url, _) => url,
+        }
+    }
+
+    pub fn model_or_default(&self) -> &str {
+        match (self.model.trim(), self.provider.as_str()) {
+            ("", "gemini") => "gemini-2.5-flash",
+            ("", "openai") => "gpt-4o-mini",
+            (model, _) => model,
+        }
+    }
+
+    /// The temperature sent, `None` for `default`.
+    pub fn temperature(&self) -> Option<f64> {
+        self.temperature.trim().parse().ok()
+    }
+
+    /// What is wrong, each naming its variable.
+    pub fn problems(&self, prefix: &str) -> Vec<String> {
+        let var = |name: &str| format!("{prefix}__EXTRACTION__{name}");
+        let mut problems = Vec::new();
+        match self.provider.as_str() {
+            "offline" => return problems,
+            "gemini" | "openai" => {}
+            other => {
+                problems.push(format!(
+                    "{} {:?} is not a provider: offline, gemini or openai",
+                    var("PROVIDER"),
+                    other.chars().take(32).collect::<String>()
+                ));
+                return problems;
+            }
+        }
+        let url = self.base_url_or_default();
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || reqwest::Url::parse(url).is_err()
+        {
+            problems.push(format!("{} must be an http(s) URL", var("BASE_URL")));
+        }
+        let model = self.model_or_default();
+        // Gemini's model goes into the URL's path; an OpenAI-compatible one only into the body
+        // (Ollama's "llama3.1:8b", vLLM's "org/Model-8B").
+        let model_ok = match self.provider.as_str() {
+            "gemini" => {
+                let name = model.strip_prefix("models/").unwrap_or(model);
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            }
+            _ => !model.is_empty() && !model.chars().any(char::is_control),
+        };
+        if !model_ok || model.len() > 200 {
+            problems.push(format!("{} is not a model name", var("MODEL")));
+        }
+        if self.provider == "gemini" && self.api_key.trim().is_empty() {
+            problems.push(format!(
+                "{} is required for gemini (a Google AI Studio key)",
+                var("API_KEY")
+            ));
+        }
+        if self.temperature.trim() != "default"
+            && !self.temperature().is_some_and(|t| (0.0..=2.0).contains(&t))
+        {
+            problems.push(format!(
+                "{} must be a number from 0 to 2, or `default`",
+                var("TEMPERATURE")
+            ));
+        }
+        for (name, value) in [
+            ("CONNECT_TIMEOUT_MS", self.connect_timeout_ms),
+            ("TIMEOUT_MS", self.timeout_ms),
+            ("BREAKER_COOLDOWN_MS", self.breaker_cooldown_ms),
+        ] {
+            if !(1..=600_000).contains(&value) {
+                problems.push(format!("{} must be 1 to 600000", var(name)));
+            }
+        }
+        if !(1..=10).contains(&self.max_attempts) {
+            problems.push(format!("{} must be 1 to 10", var("MAX_ATTEMPTS")));
+        }
+        if self.backoff_initial_ms > self.backoff_max_ms || self.backoff_max_ms > 600_000 {
+            problems.push(format!(
+                "{} must be at most {}, at most 600000",
+                var("BACKOFF_INITIAL_MS"),
+                var("BACKOFF_MAX_MS")
+            ));
+        }
+        if !(1..=1024).contains(&self.max_in_flight) {
+            problems.push(format!("{} must be 1 to 1024", var("MAX_IN_FLIGHT")));
+        }
+        if self.breaker_failures == 0 {
+            problems.push(format!("{} must be positive", var("BREAKER_FAILURES")));
+        }
+        problems
+    }
+}
+
+/// What `llm-worker extract` reads from the environment: the extraction settings alone.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct CommandSettings {
+    pub extraction: ExtractionSettings,
+}
+
+impl Validate for CommandSettings {
+    fn problems(&self) -> Vec<String> {
+        self.extraction.problems(ENV_PREFIX)
     }
 }
 
@@ -118,12 +291,7 @@ impl Validate for Settings {
                 "{ENV_PREFIX}__CRYPTO__KEYS: {err} (the keys the notes-service seals notes with)"
             ));
         }
-        if self.extraction.provider != "offline" {
-            problems.push(format!(
-                "{ENV_PREFIX}__EXTRACTION__PROVIDER {:?} is not available yet: only `offline` is built",
-                self.extraction.provider.chars().take(32).collect::<String>()
-            ));
-        }
+        problems.extend(self.extraction.problems(ENV_PREFIX));
         problems
     }
 }

@@ -21,6 +21,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::extraction::{self, Context};
+use crate::extractor::NoteExtractor;
+use crate::metrics::ExtractionMetrics;
+use crate::provider::ModelClient;
 use crate::settings::Settings;
 
 /// The name of the service: connection name on the broker, metrics label.
@@ -30,6 +33,8 @@ pub const SERVICE: &str = "llm-worker";
 pub enum StartupError {
     #[error("the keyring does not load: {0}")]
     Keys(#[from] hospital_crypto::KeyringError),
+    #[error("the provider's client: {0}")]
+    Provider(#[from] crate::provider::ClientError),
     #[error("cannot bind {address}: {source}")]
     Bind {
         address: String,
@@ -70,9 +75,15 @@ impl Application {
         let keyring = Arc::new(Keyring::from_spec(&settings.crypto.keys)?);
         let publisher = Arc::new(Publisher::new(broker_config(&settings)));
         let shutdown = CancellationToken::new();
+        let mut http_metrics = HttpMetrics::new(SERVICE);
+        let extraction_metrics = Arc::new(ExtractionMetrics::register(http_metrics.registry_mut()));
+        let model = ModelClient::from_settings(&settings.extraction, Arc::clone(&extraction_metrics))?;
+        let extractor = NoteExtractor::new(model, extraction_metrics);
+        tracing::info!(provider = extractor.provider_name(), settings = ?settings.extraction, "extraction provider");
         let context = Context {
             keyring,
             publisher: Arc::clone(&publisher),
+            extractor,
         };
         let consumer = EventConsumer::new(consumer_config(&settings), move |message: Message| {
             extraction::note_submitted(context.clone(), message)
@@ -80,7 +91,7 @@ impl Application {
         let consumer = tokio::spawn(consumer.run(shutdown.clone()));
 
         let readiness = web::Data::new(Readiness::default().with(Arc::clone(&publisher) as _));
-        let metrics = web::Data::new(HttpMetrics::new(SERVICE));
+        let metrics = web::Data::new(http_metrics);
         let address = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),

@@ -14,7 +14,7 @@ use chrono::Utc;
 use hospital_crypto::Keyring;
 use hospital_events::contracts::{step_source_binding, step_title_binding, Extractor};
 use hospital_events::{Envelope, Event, StepsExtracted};
-use hospital_llm_worker::{Provider, MAX_NOTE_CHARS};
+use hospital_llm_worker::MAX_NOTE_CHARS;
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value;
@@ -37,7 +37,7 @@ static KEYRING: LazyLock<Keyring> = LazyLock::new(|| {
 
 /// Extracts `note` offline, seals the steps into an envelope, and checks both ways.
 fn check(note: &str) {
-    let steps = hospital_llm_worker::extract(note, Provider::Offline);
+    let steps = hospital_llm_worker::extract(note);
     let printed = serde_json::to_string(&steps).unwrap();
     assert_eq!(
         serde_json::from_str::<hospital_extract::Steps>(&printed).unwrap(),
@@ -263,7 +263,7 @@ fn a_note_asking_for_more_than_max_steps_gives_a_valid_event() {
     let note = "Take amoxicillin 500 mg three times a day for 7 days. Buy a thermometer. \
         Omeprazole, metformin and ramipril, all twice daily for 14 days. "
         .repeat(120);
-    let steps = hospital_llm_worker::extract(&note, Provider::Offline);
+    let steps = hospital_llm_worker::extract(&note);
     assert_eq!(steps.plan.len(), hospital_extract::MAX_STEPS);
     check(&note);
 }
