@@ -3,6 +3,7 @@
 //! socket that costs CPU the measured services could use.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use http_body_util::{BodyExt, Full};
@@ -131,6 +132,60 @@ impl Conn {
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         Ok((status, body))
+    }
+}
+
+/// Keep-alive connections for open-loop requests: each request takes an idle one, or
+/// opens one, and gives it back after the answer.
+pub struct Pool {
+    target: Target,
+    idle: Mutex<Vec<Conn>>,
+}
+
+impl Pool {
+    pub fn new(target: Target) -> Self {
+        Self {
+            target,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Sends the request `build` makes. The server closes idle keep-alive connections, so
+    /// a pooled connection that fails is retried once on a fresh one: that failure is the
+    /// client's, not the service's. An error means no answer came.
+    pub async fn send(
+        &self,
+        build: impl Fn() -> Result<Request<Body>>,
+    ) -> Result<(StatusCode, Bytes)> {
+        let pooled = loop {
+            let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) else {
+                break None;
+            };
+            if !conn.is_closed() {
+                break Some(conn);
+            }
+        };
+        let reused = pooled.is_some();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => Conn::open(&self.target).await?,
+        };
+        let answer = match conn.send(build()?).await {
+            Ok(answer) => answer,
+            Err(_) if reused => {
+                conn = Conn::open(&self.target).await?;
+                conn.send(build()?).await?
+            }
+            Err(err) => return Err(err),
+        };
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+        Ok(answer)
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -23,10 +23,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::args::Args;
-use crate::http::{bearer, Conn, Target};
+use crate::http::{bearer, Conn, Pool, Target};
 use crate::ops::{CarePair, Op};
-use crate::procfs;
 use crate::seed::UsersFile;
+use crate::watch::{GroupStats, MachineStats, ProcessStats, Watch};
 
 /// Latencies are recorded in microseconds, up to a minute, to 3 significant digits.
 fn histogram() -> Result<Histogram<u64>> {
@@ -46,7 +46,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(h: &Histogram<u64>) -> Self {
+    pub fn of(h: &Histogram<u64>) -> Self {
         let ms = |us: u64| us as f64 / 1000.0;
         if h.is_empty() {
             return Self::default();
@@ -110,40 +110,6 @@ pub struct LoginStats {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ProcessStats {
-    pub name: String,
-    pub pid: u32,
-    /// CPU seconds used during the window, and that as cores (1.0 = one core busy).
-    pub cpu_s: f64,
-    pub cpu_cores: f64,
-    /// Peak resident memory since the warm-up began (or since start when the peak
-    /// could not be reset), and resident memory at the end.
-    pub peak_rss_mib: f64,
-    pub rss_mib: f64,
-    pub peak_reset: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GroupStats {
-    pub name: String,
-    pub processes: usize,
-    pub cpu_s: f64,
-    pub cpu_cores: f64,
-    pub rss_mib: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MachineStats {
-    pub cores: usize,
-    /// Average busy cores over the window, everything included.
-    pub busy_cores: f64,
-    pub loadgen_cores: f64,
-    /// Busy cores not accounted for by the watched processes, the groups and the
-    /// load generator: other work on the machine, kernel softirq time.
-    pub other_cores: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scenario {
     pub label: String,
     pub base_url: String,
@@ -191,7 +157,6 @@ pub async fn run(args: &Args) -> Result<()> {
     let login_rate: f64 = args.number("login-rate", 0.0, 0.0..=500.0)?;
     let login_max_inflight: usize = args.number("login-max-inflight", 256, 1..=2048)?;
     let login_grace_s: f64 = args.number("login-grace", 15.0, 0.0..=60.0)?;
-    let clk_tck: u64 = args.number("clk-tck", procfs::DEFAULT_CLK_TCK, 1..=10_000)?;
     let note_limit: usize = args.number("note-limit", 20, 1..=200)?;
     let mut ops = args
         .all("path")
@@ -205,24 +170,7 @@ pub async fn run(args: &Args) -> Result<()> {
             Op::get(&target, "/doctors?limit=20")?,
         ];
     }
-    let watched = args
-        .all("watch")
-        .iter()
-        .map(|w| {
-            let (name, pid) = w
-                .split_once('=')
-                .with_context(|| format!("--watch {w:?}: expected NAME=PID"))?;
-            Ok((
-                name.to_owned(),
-                pid.parse::<u32>().context("--watch: bad pid")?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let groups: Vec<String> = args
-        .all("watch-comm")
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut watch = Watch::from_args(args)?;
     let login_users = if login_rate > 0.0 {
         Some(UsersFile::read(args.required("login-users")?)?)
     } else {
@@ -253,10 +201,7 @@ pub async fn run(args: &Args) -> Result<()> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(warmup_s);
     let until = measure_from + Duration::from_secs_f64(duration_s);
-    let peak_reset: Vec<bool> = watched
-        .iter()
-        .map(|(_, pid)| procfs::reset_peak(*pid))
-        .collect();
+    watch.reset_peaks();
     let plan = Arc::new(Plan {
         target: target.clone(),
         ops,
@@ -287,13 +232,10 @@ pub async fn run(args: &Args) -> Result<()> {
 
     // CPU and machine counters around the measured window.
     tokio::time::sleep_until(measure_from).await;
-    let before = Sample::take(&watched, &groups);
+    let before = watch.sample();
     tokio::time::sleep_until(until).await;
-    let after = Sample::take(&watched, &groups);
-    let memory: Vec<Option<(u64, u64)>> = watched
-        .iter()
-        .map(|(_, pid)| procfs::memory_kib(*pid))
-        .collect();
+    let after = watch.sample();
+    let usage = watch.usage(&before, &after, duration_s);
 
     let mut merged: Option<WorkerStats> = None;
     while let Some(result) = workers.join_next().await {
@@ -322,50 +264,6 @@ pub async fn run(args: &Args) -> Result<()> {
     };
 
     let reads = read_stats(&plan, &merged, duration_s)?;
-    let ticks = |t: u64| t as f64 / clk_tck as f64;
-    let processes = watched
-        .iter()
-        .enumerate()
-        .map(|(i, (name, pid))| {
-            let cpu_s = match (before.processes[i], after.processes[i]) {
-                (Some(b), Some(a)) => ticks(a.saturating_sub(b)),
-                _ => f64::NAN,
-            };
-            let (hwm, rss) = memory[i].unwrap_or((0, 0));
-            ProcessStats {
-                name: name.clone(),
-                pid: *pid,
-                cpu_s,
-                cpu_cores: cpu_s / duration_s,
-                peak_rss_mib: hwm as f64 / 1024.0,
-                rss_mib: rss as f64 / 1024.0,
-                peak_reset: peak_reset[i],
-            }
-        })
-        .collect::<Vec<_>>();
-    let group_stats = groups
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let cpu_s = ticks(after.groups[i].0.saturating_sub(before.groups[i].0));
-            GroupStats {
-                name: name.clone(),
-                processes: after.groups[i].2,
-                cpu_s,
-                cpu_cores: cpu_s / duration_s,
-                rss_mib: after.groups[i].1 as f64 / 1024.0,
-            }
-        })
-        .collect::<Vec<_>>();
-    let machine = machine_stats(
-        &before,
-        &after,
-        &processes,
-        &group_stats,
-        duration_s,
-        clk_tck,
-    );
-
     let scenario = Scenario {
         label,
         base_url: target.base.clone(),
@@ -377,9 +275,9 @@ pub async fn run(args: &Args) -> Result<()> {
         care_pairs: plan.pairs.len(),
         reads,
         logins,
-        processes,
-        groups: group_stats,
-        machine,
+        processes: usage.processes,
+        groups: usage.groups,
+        machine: usage.machine,
     };
     std::fs::write(out, serde_json::to_vec_pretty(&scenario)?)
         .with_context(|| format!("writing {out}"))?;
@@ -412,62 +310,6 @@ fn read_stats(plan: &Plan, merged: &WorkerStats, duration_s: f64) -> Result<Read
         latency: Latency::of(&all),
         by_path,
     })
-}
-
-struct Sample {
-    processes: Vec<Option<u64>>,
-    groups: Vec<(u64, u64, usize)>,
-    machine: Option<(u64, u64)>,
-    own: Option<u64>,
-}
-
-impl Sample {
-    fn take(watched: &[(String, u32)], groups: &[String]) -> Self {
-        Self {
-            processes: watched
-                .iter()
-                .map(|(_, pid)| procfs::cpu_ticks(*pid))
-                .collect(),
-            groups: groups.iter().map(|g| procfs::group_sample(g)).collect(),
-            machine: procfs::machine_ticks(),
-            own: procfs::own_ticks(),
-        }
-    }
-}
-
-fn machine_stats(
-    before: &Sample,
-    after: &Sample,
-    processes: &[ProcessStats],
-    groups: &[GroupStats],
-    duration_s: f64,
-    clk_tck: u64,
-) -> MachineStats {
-    let cores = procfs::cores();
-    let busy_cores = match (before.machine, after.machine) {
-        // /proc/stat counts ticks of all cores: busy share × cores.
-        (Some((b_busy, b_total)), Some((a_busy, a_total))) if a_total > b_total => {
-            (a_busy - b_busy) as f64 / (a_total - b_total) as f64 * cores as f64
-        }
-        _ => f64::NAN,
-    };
-    let loadgen_cores = match (before.own, after.own) {
-        (Some(b), Some(a)) => (a - b) as f64 / clk_tck as f64 / duration_s,
-        _ => f64::NAN,
-    };
-    let accounted: f64 = processes
-        .iter()
-        .map(|p| p.cpu_cores)
-        .chain(groups.iter().map(|g| g.cpu_cores))
-        .filter(|c| c.is_finite())
-        .sum::<f64>()
-        + loadgen_cores;
-    MachineStats {
-        cores,
-        busy_cores,
-        loadgen_cores,
-        other_cores: (busy_cores - accounted).max(0.0),
-    }
 }
 
 /// A tiny xorshift: which user and which path next, with no dependency and no lock.
@@ -557,58 +399,23 @@ enum LoginOutcome {
     Transport,
 }
 
-/// One login on an idle pooled connection, or a new one. The server closes idle
-/// keep-alive connections, so a pooled connection that fails is retried once on a
-/// fresh one: that failure is the client's, not the service's.
-async fn login_once(
-    target: &Target,
-    pool: &Mutex<Vec<Conn>>,
-    uri: Uri,
-    body: &serde_json::Value,
-) -> LoginOutcome {
-    let pooled = loop {
-        let Some(conn) = pool.lock().ok().and_then(|mut p| p.pop()) else {
-            break None;
-        };
-        if !conn.is_closed() {
-            break Some(conn);
-        }
-    };
-    let reused = pooled.is_some();
-    let mut conn = match pooled {
-        Some(conn) => conn,
-        None => match Conn::open(target).await {
-            Ok(conn) => conn,
-            Err(_) => return LoginOutcome::Transport,
-        },
-    };
-    let attempts = if reused { 2 } else { 1 };
-    for attempt in 1..=attempts {
-        let Ok(request) = target.request(Method::POST, uri.clone(), None, Some(body)) else {
-            return LoginOutcome::Transport;
-        };
-        match conn.send(request).await {
-            Ok((status, _)) => {
-                if let Ok(mut p) = pool.lock() {
-                    p.push(conn);
-                }
-                return LoginOutcome::Status(status);
-            }
-            Err(_) if attempt < attempts => match Conn::open(target).await {
-                Ok(fresh) => conn = fresh,
-                Err(_) => return LoginOutcome::Transport,
-            },
-            Err(_) => return LoginOutcome::Transport,
-        }
+/// One login on an idle pooled connection, or a new one.
+async fn login_once(pool: &Pool, uri: Uri, body: &serde_json::Value) -> LoginOutcome {
+    let target = pool.target();
+    match pool
+        .send(|| target.request(Method::POST, uri.clone(), None, Some(body)))
+        .await
+    {
+        Ok((status, _)) => LoginOutcome::Status(status),
+        Err(_) => LoginOutcome::Transport,
     }
-    LoginOutcome::Transport
 }
 
 /// Logins on a fixed schedule (`rate` per second from the start of the warm-up),
 /// whatever the answers: each on an idle pooled connection or a new one.
 async fn login_load(plan: LoginPlan) -> Result<LoginStats> {
     let interval = Duration::from_secs_f64(1.0 / plan.rate);
-    let pool: Arc<Mutex<Vec<Conn>>> = Arc::new(Mutex::new(Vec::new()));
+    let pool = Arc::new(Pool::new(plan.target.clone()));
     let inflight = Arc::new(AtomicUsize::new(0));
     let uri = plan.target.uri("/auth/login")?;
     let bodies: Vec<serde_json::Value> = plan
@@ -631,13 +438,12 @@ async fn login_load(plan: LoginPlan) -> Result<LoginStats> {
         } else {
             let body = bodies[k % bodies.len()].clone();
             let uri = uri.clone();
-            let target = plan.target.clone();
             let pool = Arc::clone(&pool);
             let inflight = Arc::clone(&inflight);
             let scheduled = next;
             inflight.fetch_add(1, Ordering::Relaxed);
             tasks.spawn(async move {
-                let outcome = login_once(&target, &pool, uri, &body).await;
+                let outcome = login_once(&pool, uri, &body).await;
                 inflight.fetch_sub(1, Ordering::Relaxed);
                 (counted, outcome, Instant::now() - scheduled)
             });

@@ -29,6 +29,8 @@ pub struct CarePair {
     pub notes_uri: Uri,
     /// `/patients/{id}/notes?limit=N`
     pub list_uri: Uri,
+    /// `/patients/{id}/actionable-steps`
+    pub steps_uri: Uri,
 }
 
 impl CarePair {
@@ -56,6 +58,7 @@ impl CarePair {
                     doctor_token: bearer(doctor_token)?,
                     list_uri: target.uri(&format!("{notes}?limit={list_limit}"))?,
                     notes_uri: target.uri(&notes)?,
+                    steps_uri: target.uri(&format!("/patients/{}/actionable-steps", patient.id))?,
                 })
             })
             .collect()

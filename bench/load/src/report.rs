@@ -7,12 +7,21 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::args::Args;
+use crate::llm::LlmRun;
 use crate::load::{Latency, Scenario};
+use crate::steps::StepsRun;
+use crate::watch::{GroupStats, MachineStats, ProcessStats};
 
 #[derive(Serialize, Deserialize)]
 struct Results {
     meta: BTreeMap<String, String>,
     scenarios: Vec<Scenario>,
+    /// Note → steps through the gateway (`steps`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    steps: Vec<StepsRun>,
+    /// llm-worker throughput behind a slow model (`count-steps`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    llm: Vec<LlmRun>,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -27,15 +36,25 @@ pub fn run(args: &Args) -> Result<()> {
     if args.positional().is_empty() {
         bail!("name at least one scenario file");
     }
-    let scenarios = args
-        .positional()
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-            serde_json::from_str(&text).with_context(|| format!("parsing {path}"))
-        })
-        .collect::<Result<Vec<Scenario>>>()?;
-    let results = Results { meta, scenarios };
+    let mut results = Results {
+        meta,
+        scenarios: Vec::new(),
+        steps: Vec::new(),
+        llm: Vec::new(),
+    };
+    for path in args.positional() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?;
+        let parsed = match value["kind"].as_str() {
+            Some(crate::steps::KIND) => {
+                serde_json::from_value(value).map(|r| results.steps.push(r))
+            }
+            Some(crate::llm::KIND) => serde_json::from_value(value).map(|r| results.llm.push(r)),
+            _ => serde_json::from_value(value).map(|r| results.scenarios.push(r)),
+        };
+        parsed.with_context(|| format!("parsing {path}"))?;
+    }
     std::fs::write(out, serde_json::to_vec_pretty(&results)?)
         .with_context(|| format!("writing {out}"))?;
     if !results.meta.is_empty() {
@@ -47,7 +66,15 @@ pub fn run(args: &Args) -> Result<()> {
             .join("  ");
         println!("{line}");
     }
-    print_scenarios(&results.scenarios);
+    if !results.scenarios.is_empty() {
+        print_scenarios(&results.scenarios);
+    }
+    if !results.steps.is_empty() {
+        print_steps(&results.steps);
+    }
+    if !results.llm.is_empty() {
+        print_llm(&results.llm);
+    }
     println!("(written to {out})");
     Ok(())
 }
@@ -142,32 +169,12 @@ pub fn print_scenarios(scenarios: &[Scenario]) {
         "cpu and memory"
     );
     for s in scenarios {
-        let mut cells: Vec<String> = s
-            .processes
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} {:.2} {:.1}/{:.1}{}",
-                    p.name,
-                    p.cpu_cores,
-                    p.peak_rss_mib,
-                    p.rss_mib,
-                    if p.peak_reset { "" } else { "*" }
-                )
-            })
-            .collect();
-        cells.extend(
-            s.groups
-                .iter()
-                .map(|g| format!("{}({}) {:.2}", g.name, g.processes, g.cpu_cores)),
+        let _ = writeln!(
+            text,
+            "{:<width$} {}",
+            s.label,
+            cpu_cells(&s.processes, &s.groups, &s.machine)
         );
-        let m = &s.machine;
-        cells.push(format!("bench {:.2}", m.loadgen_cores));
-        cells.push(format!(
-            "other {:.2}  machine {:.2}/{}",
-            m.other_cores, m.busy_cores, m.cores
-        ));
-        let _ = writeln!(text, "{:<width$} {}", s.label, cells.join("  "));
     }
     if scenarios
         .iter()
@@ -177,6 +184,176 @@ pub fn print_scenarios(scenarios: &[Scenario]) {
         let _ = writeln!(
             text,
             "* peak since the process started (could not reset it)"
+        );
+    }
+    print!("{text}");
+}
+
+/// One scenario's CPU and memory: each process, each group, the bench, the rest.
+fn cpu_cells(processes: &[ProcessStats], groups: &[GroupStats], m: &MachineStats) -> String {
+    let mut cells: Vec<String> = processes
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {:.2} {:.1}/{:.1}{}",
+                p.name,
+                p.cpu_cores,
+                p.peak_rss_mib,
+                p.rss_mib,
+                if p.peak_reset { "" } else { "*" }
+            )
+        })
+        .collect();
+    cells.extend(
+        groups
+            .iter()
+            .map(|g| format!("{}({}) {:.2}", g.name, g.processes, g.cpu_cores)),
+    );
+    cells.push(format!("bench {:.2}", m.loadgen_cores));
+    cells.push(format!(
+        "other {:.2}  machine {:.2}/{}",
+        m.other_cores, m.busy_cores, m.cores
+    ));
+    cells.join("  ")
+}
+
+/// Note → steps: notes accepted and seen per second, the latency until the steps are
+/// visible, what was not seen, the status check, CPU and memory.
+pub fn print_steps(runs: &[StepsRun]) {
+    let mut text = String::new();
+    let width = runs
+        .iter()
+        .map(|r| r.label.len())
+        .max()
+        .unwrap_or(8)
+        .max(12);
+    let _ = writeln!(
+        text,
+        "\n{:<width$} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>7}   (latency in ms, from the POST's scheduled time)",
+        "note → steps", "sent/s", "seen/s", "p50", "p90", "p99", "max", "seen", "not-seen", "supers", "errors"
+    );
+    for r in runs {
+        let errors = r.rejected.values().sum::<u64>() + r.post_transport_errors + r.not_sent;
+        let _ = writeln!(
+            text,
+            "{:<width$} {:>7.1} {:>7.1} {} {:>7} {:>8} {:>6} {:>7}",
+            r.label,
+            r.accepted_per_s,
+            r.seen_per_s,
+            latency_cells(&r.latency),
+            r.seen,
+            r.not_seen,
+            r.superseded,
+            errors
+        );
+        let _ = writeln!(
+            text,
+            "{:<width$} POST 202 p50 {} p99 {} ms; {} polls ({:.0}/s, {} not 200); extractors {:?}; empty checklist {}, empty plan {}",
+            "",
+            ms(r.post_latency.p50_ms),
+            ms(r.post_latency.p99_ms),
+            r.polls,
+            r.polls as f64 / r.duration_s,
+            r.poll_errors,
+            r.extractors,
+            r.empty_checklist,
+            r.empty_plan
+        );
+        let sample = &r.status_sample;
+        let _ = writeln!(
+            text,
+            "{:<width$} status: {} of {} sampled notes processed (p50 {} p99 {} max {} ms from scheduled){}",
+            "",
+            sample.processed,
+            sample.sampled,
+            ms(sample.latency.p50_ms),
+            ms(sample.latency.p99_ms),
+            ms(sample.latency.max_ms),
+            if sample.not_processed.is_empty() {
+                String::new()
+            } else {
+                format!("; not processed: {:?}", sample.not_processed)
+            }
+        );
+        let _ = writeln!(
+            text,
+            "{:<width$} {}",
+            "",
+            cpu_cells(&r.processes, &r.groups, &r.machine)
+        );
+    }
+    print!("{text}");
+}
+
+/// llm-worker throughput: steps.extracted per second against the bound concurrency /
+/// delay, and which extractor made them.
+pub fn print_llm(runs: &[LlmRun]) {
+    let mut text = String::new();
+    let width = runs
+        .iter()
+        .map(|r| r.label.len())
+        .max()
+        .unwrap_or(8)
+        .max(12);
+    let _ = writeln!(
+        text,
+        "\n{:<width$} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8} {:>9}",
+        "llm-worker",
+        "N",
+        "backlog",
+        "received",
+        "per s",
+        "bound/s",
+        "of bound",
+        "openai",
+        "fallback"
+    );
+    for r in runs {
+        let _ = writeln!(
+            text,
+            "{:<width$} {:>6} {:>8} {:>8} {:>6.1} {:>8.1} {:>7.0}% {:>8} {:>9}{}",
+            r.label,
+            r.concurrency,
+            r.backlog,
+            r.received,
+            r.per_s,
+            r.bound_per_s,
+            if r.bound_per_s > 0.0 {
+                100.0 * r.per_s / r.bound_per_s
+            } else {
+                0.0
+            },
+            r.openai,
+            r.fallback,
+            if r.timed_out {
+                "  (deadline reached)"
+            } else {
+                ""
+            }
+        );
+        let provider = r.provider.as_ref().map_or_else(String::new, |p| {
+            format!(
+                "; model: {} requests, {} answered, {} malformed, at most {} at once",
+                p.requests, p.answered, p.malformed, p.max_in_flight
+            )
+        });
+        let _ = writeln!(
+            text,
+            "{:<width$} first to last {:.1} s{}; extractors {:?}{provider}",
+            "",
+            r.first_to_last_s,
+            match (r.since_start_s, r.per_s_since_start) {
+                (Some(s), Some(rate)) =>
+                    format!(", {rate:.1}/s over {s:.1} s from the worker's start"),
+                _ => String::new(),
+            },
+            r.extractors,
+        );
+        let _ = writeln!(
+            text,
+            "{:<width$} {}",
+            "",
+            cpu_cells(&r.processes, &r.groups, &r.machine)
         );
     }
     print!("{text}");

@@ -24,6 +24,8 @@ pub async fn run(args: &Args) -> Result<()> {
     let target = Target::parse(args.required("base")?)?;
     let users = UsersFile::read(args.required("users")?)?;
     let per_patient: usize = args.number("per-patient", 5, 0..=200)?;
+    // A number of notes in all, the patients taking turns, instead of so many each.
+    let count: usize = args.number("count", 0, 0..=1_000_000)?;
     let concurrency: usize = args.number("concurrency", 16, 1..=64)?;
     let pairs = Arc::new(CarePair::all(&target, &users, per_patient.max(1))?);
     if pairs.is_empty() {
@@ -31,8 +33,12 @@ pub async fn run(args: &Args) -> Result<()> {
     }
     let target = Arc::new(target);
     let started = Instant::now();
-    let jobs = pairs.len() * per_patient;
-    let workers = concurrency.min(jobs);
+    let jobs = if count > 0 {
+        count
+    } else {
+        pairs.len() * per_patient
+    };
+    let workers = concurrency.min(jobs).max(1);
     let mut set = JoinSet::new();
     for worker in 0..workers {
         let (target, pairs) = (Arc::clone(&target), Arc::clone(&pairs));
@@ -64,6 +70,14 @@ pub async fn run(args: &Args) -> Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
 
+    if count > 0 {
+        println!(
+            "seed-notes: {jobs} notes for {} patients written through {} in {elapsed:.1} s",
+            pairs.len(),
+            target.base,
+        );
+        return Ok(());
+    }
     if per_patient > 0 {
         check_list(&target, &pairs[0], per_patient).await?;
     }
