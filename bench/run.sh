@@ -3,7 +3,7 @@
 # notes-service and reminder-service, and of the llm-worker behind them (not a test).
 # `bench/run.sh notes`: the note scenarios alone (about a minute after the build).
 # `bench/run.sh steps`: note → steps through the gateway, and the llm-worker's
-# throughput behind a slow model (about five minutes after the build).
+# throughput behind a slow model (about two and a half minutes after the build).
 # `bench/run.sh reminders`: the dispatch benchmark of reminder-service (bench/reminders.sh).
 #
 #   1. builds release binaries (auth-service, notes-service, reminder-service, llm-worker,
