@@ -136,7 +136,14 @@ impl std::fmt::Debug for ExtractionSettings {
             .field("provider", &self.provider)
             .field("base_url", &self.base_url_or_default())
             .field("model", &self.model_or_default())
-            .field("api_key", &if self.api_key.is_empty() { "[none]" } else { "[redacted]" })
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    "[none]"
+                } else {
+                    "[redacted]"
+                },
+            )
             .field("timeout_ms", &self.timeout_ms)
             .field("max_attempts", &self.max_attempts)
             .field("max_in_flight", &self.max_in_flight)

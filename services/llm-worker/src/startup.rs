@@ -77,7 +77,8 @@ impl Application {
         let shutdown = CancellationToken::new();
         let mut http_metrics = HttpMetrics::new(SERVICE);
         let extraction_metrics = Arc::new(ExtractionMetrics::register(http_metrics.registry_mut()));
-        let model = ModelClient::from_settings(&settings.extraction, Arc::clone(&extraction_metrics))?;
+        let model =
+            ModelClient::from_settings(&settings.extraction, Arc::clone(&extraction_metrics))?;
         let extractor = NoteExtractor::new(model, extraction_metrics);
         tracing::info!(provider = extractor.provider_name(), settings = ?settings.extraction, "extraction provider");
         let context = Context {

@@ -1,17 +1,24 @@
 //! The llm-worker as a service, on the real RabbitMQ: `note.submitted` in, `steps.extracted`
-//! (sealed) or `extraction.failed` out, each under an id a redelivery repeats.
+//! (sealed) or `extraction.failed` out, each under an id a redelivery repeats; with a model
+//! provider (a local server speaking its wire format), and with one that answers garbage.
 
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fake_model;
+
 use std::time::Duration;
 
+use fake_model::{FakeModel, Reply};
 use hospital_crypto::Keyring;
-use hospital_events::contracts::{note_text_binding, step_title_binding, ExtractionFailure};
+use hospital_events::contracts::{
+    note_text_binding, step_title_binding, ExtractionFailure, Extractor,
+};
 use hospital_events::{
     declare_exchange, declare_queue, BrokerConfig, Envelope, EventConsumer, ExtractionFailed,
     Message, NoteSubmitted, Publisher, QueueSpec, StepsExtracted,
 };
+use hospital_llm_worker::provider::ProviderKind;
 use hospital_llm_worker::startup::consumer_config;
 use hospital_llm_worker::{Application, Settings};
 use hospital_test_support::{amqp_url, unique_name};
@@ -32,6 +39,10 @@ struct Worker {
 }
 
 async fn spawn_worker() -> Worker {
+    spawn_worker_with(|_| {}).await
+}
+
+async fn spawn_worker_with(configure: impl FnOnce(&mut Settings)) -> Worker {
     let id = unique_name("llm");
     let mut settings = Settings::default();
     settings.http.port = 0;
@@ -40,6 +51,7 @@ async fn spawn_worker() -> Worker {
     settings.events.exchange = format!("test.{id}");
     settings.events.queue_prefix = format!("test.{id}");
     settings.crypto.keys = format!("k1:{}", Keyring::generate_key().unwrap().as_str());
+    configure(&mut settings);
     EventConsumer::new(consumer_config(&settings), |_: Message| async { Ok(()) })
         .declare_topology()
         .await
@@ -216,4 +228,45 @@ async fn an_unreadable_note_fails_and_is_parked_for_an_operator() {
     }
     let _ = connection.close(200, "done".into()).await;
     worker.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn a_model_providers_steps_are_published_as_its_own_and_garbage_forever_falls_back_offline() {
+    for (reply, extractor, fallback) in [
+        (Reply::Honest, Extractor::Openai, false),
+        (
+            Reply::Answer("```\nI'd rather not.\n```".into()),
+            Extractor::Offline,
+            true,
+        ),
+    ] {
+        let model = FakeModel::start(ProviderKind::OpenAi, reply);
+        let worker = spawn_worker_with(|settings| {
+            settings.extraction.provider = "openai".into();
+            settings.extraction.base_url = model.base_url();
+        })
+        .await;
+        let submitted = worker.submitted(NOTE, None);
+        worker.publisher.publish_event(&submitted).await.unwrap();
+        let out = worker.receive(1).await;
+        assert_eq!(out[0].0, "steps.extracted.v1");
+        let body = String::from_utf8_lossy(&out[0].1).into_owned();
+        assert!(!body.contains("amoxicillin"), "the steps travel sealed");
+        let steps: Envelope<StepsExtracted> = Envelope::from_bytes(&out[0].1).unwrap();
+        assert_eq!(steps.data.note_id, submitted.data.note_id);
+        assert_eq!(
+            (steps.data.extractor, steps.data.fallback),
+            (extractor, fallback)
+        );
+        assert_eq!((steps.data.checklist.len(), steps.data.plan.len()), (1, 1));
+        // The model saw the note; a garbage answer was asked again once.
+        let requests = model.requests();
+        assert_eq!(requests.len(), if fallback { 2 } else { 1 });
+        assert_eq!(
+            fake_model::note_of(ProviderKind::OpenAi, &requests[0].body).as_deref(),
+            Some(NOTE)
+        );
+        worker.stop_and_clean().await;
+        model.stop().await;
+    }
 }

@@ -97,9 +97,7 @@ impl ProviderError {
     /// Says the provider is down or misconfigured for every note, not only this one.
     fn counts_against_provider(&self) -> bool {
         match self {
-            Self::Status { status } => {
-                self.is_transient() || matches!(status, 401 | 403 | 404)
-            }
+            Self::Status { status } => self.is_transient() || matches!(status, 401 | 403 | 404),
             other => other.is_transient(),
         }
     }
@@ -212,7 +210,9 @@ impl ModelClient {
         loop {
             let permit = inner.breaker.permit(Instant::now());
             if permit == Permit::Refused {
-                inner.metrics.provider_call(ProviderError::CircuitOpen.outcome(), None);
+                inner
+                    .metrics
+                    .provider_call(ProviderError::CircuitOpen.outcome(), None);
                 return Err(ProviderError::CircuitOpen);
             }
             let started = Instant::now();
@@ -348,7 +348,10 @@ mod tests {
     #[test]
     fn only_the_providers_error_code_is_kept() {
         let gemini = br#"{"error":{"code":429,"message":"Quota for note 'secret words' exceeded","status":"RESOURCE_EXHAUSTED"}}"#;
-        assert_eq!(provider_error_code(gemini).as_deref(), Some("RESOURCE_EXHAUSTED"));
+        assert_eq!(
+            provider_error_code(gemini).as_deref(),
+            Some("RESOURCE_EXHAUSTED")
+        );
         let openai = br#"{"error":{"message":"secret words","type":"invalid_request_error","code":"context length exceeded <script>"}}"#;
         assert_eq!(
             provider_error_code(openai).as_deref(),
