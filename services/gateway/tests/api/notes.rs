@@ -1,13 +1,17 @@
 //! Notes through the public door, on the real PostgreSQL, Redis and RabbitMQ, with every
 //! service of the flow running: a doctor writes a note at the gateway, the llm-worker turns
 //! it into steps, and the patient sees the checklist, the plan and its reminders; a newer
-//! note replaces the plan. Bodies of the sizes the notes API promises pass the gateway.
+//! note replaces the plan, and the late steps of an older one change nothing. With the
+//! offline extractor and with a model provider (a local server speaking OpenAI's wire
+//! format). Bodies of the sizes the notes API promises pass the gateway.
 
 use std::time::Duration;
 
+use crate::fake_model::{FakeModel, Reply};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use hospital_events::{ConsumerConfig, EventConsumer, Message};
 use hospital_gateway::{Application as Gateway, Settings as GatewaySettings};
+use hospital_llm_worker::provider::ProviderKind;
 use hospital_platform::settings::HttpSettings;
 use hospital_test_support::{amqp_url, eventually, unique_name, TestDatabase};
 use reqwest::StatusCode;
@@ -36,8 +40,13 @@ async fn declare(configs: &[ConsumerConfig]) {
     }
 }
 
-#[allow(clippy::too_many_lines)]
 async fn spawn_flow() -> Flow {
+    spawn_flow_with(None).await
+}
+
+/// The whole flow; the llm-worker asks `model` when given one, else reads notes offline.
+#[allow(clippy::too_many_lines)]
+async fn spawn_flow_with(model: Option<&FakeModel>) -> Flow {
     let id = unique_name("flow");
     let exchange = format!("test.{id}");
     let keys = format!(
@@ -89,6 +98,10 @@ async fn spawn_flow() -> Flow {
     worker.events.exchange.clone_from(&exchange);
     worker.events.queue_prefix = format!("{exchange}.llm");
     worker.crypto.keys.clone_from(&keys);
+    if let Some(model) = model {
+        worker.extraction.provider = "openai".into();
+        worker.extraction.base_url = model.base_url();
+    }
 
     let mut reminders = hospital_reminder_service::Settings::default();
     reminders.http.port = 0;
@@ -372,4 +385,92 @@ async fn a_note_travels_through_the_gateway_with_the_sizes_the_api_promises() {
     let response = flow.client.get(&notes).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     flow.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn a_model_reads_the_notes_and_the_late_steps_of_an_older_note_change_nothing() {
+    // The first note's answer comes late, after the newer note's.
+    let model = FakeModel::start(ProviderKind::OpenAi, Reply::Honest);
+    model.script([Reply::After(
+        Duration::from_secs(3),
+        Box::new(Reply::Honest),
+    )]);
+    let flow = spawn_flow_with(Some(&model)).await;
+    let (doctor_id, doctor) = flow.signup("doctor").await;
+    let (patient_id, patient) = flow.signup("patient").await;
+    let response = flow
+        .client
+        .put(flow.url("/patients/me/doctor"))
+        .bearer_auth(&patient)
+        .json(&json!({"doctor_id": doctor_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let older = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            "Take metformin 500 mg twice daily for 30 days.",
+        )
+        .await;
+    eventually(WITHIN, "the model asked about the older note", || async {
+        (!model.requests().is_empty()).then_some(())
+    })
+    .await;
+    let newer = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            "Take ibuprofen 400 mg twice daily for 3 days. Book a follow-up visit in 2 weeks.",
+        )
+        .await;
+    let steps_path = format!("/patients/{patient_id}/actionable-steps");
+    let steps = eventually(WITHIN, "the newer note's steps", || async {
+        let steps = flow.get(&patient, &steps_path).await;
+        (steps["note_id"] == newer.as_str()).then_some(steps)
+    })
+    .await;
+    assert_eq!(steps["extractor"], "openai", "{steps}");
+    assert_eq!(
+        steps["checklist"][0]["title"],
+        "Book a follow-up visit in 2 weeks"
+    );
+    assert_eq!(steps["plan"][0]["title"], "Take ibuprofen 400 mg");
+
+    // The older note's steps arrive now: the note is processed, the plan stays the newer one.
+    let older_path = format!("/patients/{patient_id}/notes/{older}");
+    eventually(WITHIN, "the older note processed late", || async {
+        (flow.get(&doctor, &older_path).await["status"] == "processed").then_some(())
+    })
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        let steps = flow.get(&patient, &steps_path).await;
+        assert_eq!(steps["note_id"], newer.as_str(), "{steps}");
+        let titles: Vec<&Value> = steps["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|step| step["status"] == "active")
+            .map(|step| &step["title"])
+            .collect();
+        assert_eq!(titles, [&json!("Take ibuprofen 400 mg")], "{steps}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reminders = flow
+        .get(
+            &patient,
+            &format!("/patients/{patient_id}/reminders?status=upcoming"),
+        )
+        .await;
+    assert!(reminders["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|reminder| reminder["title"] == "Take ibuprofen 400 mg"));
+    assert_eq!(model.requests().len(), 2, "each note asked once");
+    flow.stop_and_clean().await;
+    model.stop().await;
 }
