@@ -32,6 +32,7 @@ const NOTE: &str =
 
 struct Worker {
     settings: Settings,
+    port: u16,
     keyring: Keyring,
     publisher: Publisher,
     observer: String,
@@ -74,6 +75,7 @@ async fn spawn_worker_with(configure: impl FnOnce(&mut Settings)) -> Worker {
     let _ = connection.close(200, "done".into()).await;
 
     let app = Application::build(settings.clone()).await.unwrap();
+    let port = app.port();
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());
     Worker {
@@ -82,6 +84,7 @@ async fn spawn_worker_with(configure: impl FnOnce(&mut Settings)) -> Worker {
             BrokerConfig::new(amqp_url()).with_exchange(settings.events.exchange.clone()),
         ),
         settings,
+        port,
         observer,
         shutdown,
     }
@@ -266,6 +269,17 @@ async fn a_model_providers_steps_are_published_as_its_own_and_garbage_forever_fa
             fake_model::note_of(ProviderKind::OpenAi, &requests[0].body).as_deref(),
             Some(NOTE)
         );
+        let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", worker.port))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let counted = format!(
+            "hospital_llm_extractions_total{{service=\"llm-worker\",extractor=\"{}\",fallback=\"{fallback}\"}} 1",
+            if fallback { "offline" } else { "openai" }
+        );
+        assert!(metrics.contains(&counted), "{counted} in {metrics}");
         worker.stop_and_clean().await;
         model.stop().await;
     }
