@@ -158,6 +158,9 @@ impl ModelClient {
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.timeout_ms))
             .pool_idle_timeout(Duration::from_secs(60))
+            // A redirect could carry the note and the key (in a custom header reqwest does
+            // not strip) to another host; providers answer POSTs without one.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent("hospital-llm-worker")
             .build()?;
         let model = settings.model_or_default().to_owned();
@@ -215,6 +218,9 @@ impl ModelClient {
                     .provider_call(ProviderError::CircuitOpen.outcome(), None);
                 return Err(ProviderError::CircuitOpen);
             }
+            // A trial call cancelled half-way (the worker stopping) frees the slot for the
+            // next one instead of leaving the circuit open for good.
+            let _trial = (permit == Permit::Trial).then(|| TrialGuard(&inner.breaker));
             let started = Instant::now();
             let result = self.attempt(&body).await;
             let elapsed = started.elapsed();
@@ -293,6 +299,14 @@ impl ModelClient {
             ProviderKind::OpenAi => openai::answer_text(&body),
         };
         text.map_err(Failure::from)
+    }
+}
+
+struct TrialGuard<'a>(&'a CircuitBreaker);
+
+impl Drop for TrialGuard<'_> {
+    fn drop(&mut self) {
+        self.0.release_trial();
     }
 }
 

@@ -140,8 +140,8 @@ impl CircuitBreaker {
         })
     }
 
-    /// A trial that ended without telling success from failure (an invalid answer, a
-    /// cancelled call) frees the slot for the next one.
+    /// Frees the trial slot (a trial call that ended, whatever it told, or was cancelled);
+    /// the circuit stays as the outcome left it.
     pub fn release_trial(&self) {
         self.with_state(|state| state.trial_in_flight = false);
     }
@@ -227,6 +227,9 @@ mod tests {
         );
 
         let much_later = later + Duration::from_secs(30);
+        assert_eq!(breaker.permit(much_later), Permit::Trial);
+        // A trial that was cancelled frees the slot: the next call is the trial.
+        breaker.release_trial();
         assert_eq!(breaker.permit(much_later), Permit::Trial);
         breaker.record_success();
         assert_eq!(breaker.permit(much_later), Permit::Call);
