@@ -232,9 +232,9 @@ async fn the_broker_gone_mid_burst_every_note_is_extracted_once_and_none_is_park
     while logs.text().matches(r#""message":"consuming""#).count() < 2 {
         assert!(
             reopened_at.elapsed() < Duration::from_secs(15),
-            "the consumer did not reconnect within 15 s of the broker's return: a session \
-             waits for its in-flight deliveries before reconnecting, and one of them is stuck \
-             (an ack on the dead connection that never returns)"
+            "the consumer did not reconnect within 15 s of the broker's return (a session waits \
+             for every in-flight delivery before reconnecting: one that never finishes, such \
+             as an ack on the dead connection, holds it forever)"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
