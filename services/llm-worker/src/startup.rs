@@ -10,8 +10,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use hospital_crypto::Keyring;
 use hospital_events::{
-    BrokerConfig, ConsumerConfig, ConsumerError, EventConsumer, Message, NoteSubmitted, Publisher,
-    QueueSpec,
+    BrokerConfig, ConsumerConfig, ConsumerError, Event, EventConsumer, ExtractionFailed, Message,
+    NoteSubmitted, Publisher, QueueSpec, StepsExtracted,
 };
 use hospital_platform::error::route_not_found;
 use hospital_platform::health::{self, Readiness};
@@ -73,7 +73,13 @@ impl Application {
     #[allow(clippy::unused_async)] // async like every service's `build`
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let keyring = Arc::new(Keyring::from_spec(&settings.crypto.keys)?);
-        let publisher = Arc::new(Publisher::new(broker_config(&settings)));
+        // Steps and failures must reach the notes- and reminder-service's queues: a returned
+        // one is retried through the delay queues, then parked, never silently lost.
+        let publisher = Arc::new(
+            Publisher::new(broker_config(&settings))
+                .requiring_route(StepsExtracted::ROUTING_KEY)
+                .requiring_route(ExtractionFailed::ROUTING_KEY),
+        );
         let shutdown = CancellationToken::new();
         let mut http_metrics = HttpMetrics::new(SERVICE);
         let extraction_metrics = Arc::new(ExtractionMetrics::register(http_metrics.registry_mut()));

@@ -24,7 +24,8 @@ struct Flow {
     shutdown: Vec<CancellationToken>,
     queues: Vec<ConsumerConfig>,
     redis_prefix: String,
-    _dbs: (TestDatabase, TestDatabase),
+    exchange: String,
+    dbs: (TestDatabase, TestDatabase),
 }
 
 fn redis_url() -> String {
@@ -170,7 +171,8 @@ async fn spawn_flow_with(model: Option<&FakeModel>) -> Flow {
         shutdown,
         queues,
         redis_prefix: format!("test:{id}:"),
-        _dbs: (auth_db, notes_db),
+        exchange,
+        dbs: (auth_db, notes_db),
     }
 }
 
@@ -471,6 +473,173 @@ async fn a_model_reads_the_notes_and_the_late_steps_of_an_older_note_change_noth
         .iter()
         .all(|reminder| reminder["title"] == "Take ibuprofen 400 mg"));
     assert_eq!(model.requests().len(), 2, "each note asked once");
+    flow.stop_and_clean().await;
+    model.stop().await;
+}
+
+/// Every value stored under `prefix` in Redis, read by type (not DUMP, whose compression
+/// could hide clear text).
+async fn redis_values(prefix: &str) -> Vec<u8> {
+    fn flatten(value: &redis::Value, out: &mut Vec<u8>) {
+        match value {
+            redis::Value::BulkString(bytes) => out.extend_from_slice(bytes),
+            redis::Value::SimpleString(text) => out.extend_from_slice(text.as_bytes()),
+            redis::Value::Array(items) | redis::Value::Set(items) => {
+                for item in items {
+                    flatten(item, out);
+                    out.push(b'\n');
+                }
+            }
+            redis::Value::Map(pairs) => {
+                for (key, value) in pairs {
+                    flatten(key, out);
+                    flatten(value, out);
+                    out.push(b'\n');
+                }
+            }
+            other => out.extend_from_slice(format!("{other:?}").as_bytes()),
+        }
+    }
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the reminder-service stored something");
+    let mut out = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        let mut read = match kind.as_str() {
+            "string" => redis::cmd("GET"),
+            "hash" => redis::cmd("HGETALL"),
+            "list" => {
+                let mut cmd = redis::cmd("LRANGE");
+                cmd.arg(&key).arg(0).arg(-1);
+                cmd
+            }
+            "set" => redis::cmd("SMEMBERS"),
+            "zset" => {
+                let mut cmd = redis::cmd("ZRANGE");
+                cmd.arg(&key).arg(0).arg(-1).arg("WITHSCORES");
+                cmd
+            }
+            "stream" => {
+                let mut cmd = redis::cmd("XRANGE");
+                cmd.arg(&key).arg("-").arg("+");
+                cmd
+            }
+            _ => continue,
+        };
+        if matches!(kind.as_str(), "string" | "hash" | "set") {
+            read.arg(&key);
+        }
+        let value: redis::Value = read.query_async(&mut connection).await.unwrap();
+        out.extend_from_slice(key.as_bytes());
+        flatten(&value, &mut out);
+    }
+    out
+}
+
+/// A database's every row, as `pg_dump --data-only` writes it.
+fn postgres_rows(url: &str) -> Vec<u8> {
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--data-only", "--no-owner", url])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    dump.stdout
+}
+
+#[tokio::test]
+async fn the_words_of_a_note_are_nowhere_in_clear_on_the_broker_in_redis_or_in_postgres() {
+    let marker = format!("zebra{}", uuid::Uuid::new_v4().simple());
+    let model = FakeModel::start(ProviderKind::OpenAi, Reply::Honest);
+    let flow = spawn_flow_with(Some(&model)).await;
+    // Sees every message of the flow's exchange.
+    let observer =
+        hospital_events::QueueSpec::new(format!("{}.observer", flow.redis_prefix), ["#"])
+            .auto_delete();
+    let broker =
+        hospital_events::BrokerConfig::new(amqp_url()).with_exchange(flow.exchange.clone());
+    let mut observed = hospital_events::Subscriber::connect(&broker, &observer)
+        .await
+        .unwrap();
+
+    let (doctor_id, doctor) = flow.signup("doctor").await;
+    let (patient_id, patient) = flow.signup("patient").await;
+    let response = flow
+        .client
+        .put(flow.url("/patients/me/doctor"))
+        .bearer_auth(&patient)
+        .json(&json!({"doctor_id": doctor_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let note = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            &format!("Patient mentions {marker} at home. Buy {marker} drops today. Take {marker} 5 mg twice daily for 3 days."),
+        )
+        .await;
+    let steps_path = format!("/patients/{patient_id}/actionable-steps");
+    let steps = eventually(WITHIN, "the note's steps", || async {
+        let steps = flow.get(&patient, &steps_path).await;
+        (steps["note_id"] == note.as_str()).then_some(steps)
+    })
+    .await;
+    // The patient reads it in clear: the marker is in the steps, so a scan can find it.
+    assert!(steps.to_string().contains(&marker), "{steps}");
+    assert_eq!(steps["extractor"], "openai");
+    // The doctor reads the note (an access-log row is written).
+    flow.get(&doctor, &format!("/patients/{patient_id}/notes/{note}"))
+        .await;
+
+    let hex_marker = marker.bytes().fold(String::new(), |mut hex, byte| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    });
+    let leaks = |place: &str, bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).to_lowercase();
+        assert!(
+            !text.contains(&marker),
+            "the note's words in clear in {place}"
+        );
+        assert!(
+            !text.contains(&hex_marker),
+            "the note's words hex-encoded in {place}"
+        );
+    };
+    let mut messages = 0;
+    while let Some(incoming) = observed
+        .next_message(Duration::from_millis(500))
+        .await
+        .unwrap()
+    {
+        leaks(incoming.routing_key(), incoming.payload());
+        messages += 1;
+        incoming.ack().await.unwrap();
+    }
+    assert!(
+        messages >= 4,
+        "user.registered ×2, assignment, note.submitted, steps.extracted: {messages}"
+    );
+    leaks("Redis", &redis_values(&flow.redis_prefix).await);
+    leaks("the notes database", &postgres_rows(&flow.dbs.1.url));
+    leaks("the auth database", &postgres_rows(&flow.dbs.0.url));
+    observed.delete_queue().await.unwrap();
     flow.stop_and_clean().await;
     model.stop().await;
 }
