@@ -188,11 +188,11 @@ async fn killed_mid_burst_every_note_is_extracted_under_one_event_id_after_a_res
 async fn the_broker_gone_mid_burst_every_note_is_extracted_once_and_none_is_parked() {
     let logs = CapturedLogs::install();
     let stage = Stage::new().await;
-    // Model calls of 20 ms, four at a time: the burst lasts about a second, long enough to
-    // cut the broker in its middle.
+    // Model calls of 50 ms: 200 notes take the worker long enough to cut the broker in the
+    // middle of them.
     let fake = FakeModel::start(
         ProviderKind::OpenAi,
-        Reply::After(Duration::from_millis(20), Box::new(Reply::Honest)),
+        Reply::After(Duration::from_millis(50), Box::new(Reply::Honest)),
     );
     let gate = broker_gate().expect("a gate in front of the broker");
     gate.open().await.expect("the gate opens");
