@@ -4,6 +4,9 @@
 //! `nice -n 19 cargo bench -p hospital-llm-worker` — a typical 1,000-character note, and
 //! the worst the contract allows: a 20,000-character note with 200 plan steps.
 
+// A benchmark's setup may fail loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
