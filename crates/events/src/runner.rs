@@ -260,6 +260,45 @@ pub enum ConsumerError {
 pub struct EventConsumer<H> {
     config: Arc<ConsumerConfig>,
     handler: Arc<H>,
+    status: ConsumerStatus,
+}
+
+/// Whether a consumer is taking deliveries right now, for `/readyz` (name `consumer`): false
+/// until it has subscribed, and while it reconnects.
+#[derive(Clone, Debug, Default)]
+pub struct ConsumerStatus {
+    consuming: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ConsumerStatus {
+    pub fn is_consuming(&self) -> bool {
+        self.consuming.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self, consuming: bool) {
+        self.consuming
+            .store(consuming, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl hospital_platform::health::ReadinessCheck for ConsumerStatus {
+    fn name(&self) -> &'static str {
+        "consumer"
+    }
+
+    fn check(&self) -> hospital_platform::health::CheckFuture<'_> {
+        let consuming = self.is_consuming();
+        Box::pin(async move {
+            if consuming {
+                Ok(())
+            } else {
+                Err(
+                    "not subscribed to its queue (starting, or reconnecting to the broker)"
+                        .to_owned(),
+                )
+            }
+        })
+    }
 }
 
 impl<H> std::fmt::Debug for EventConsumer<H> {
@@ -275,11 +314,17 @@ impl<H: Handler> EventConsumer<H> {
         Self {
             config: Arc::new(config),
             handler: Arc::new(handler),
+            status: ConsumerStatus::default(),
         }
     }
 
     pub fn config(&self) -> &ConsumerConfig {
         &self.config
+    }
+
+    /// A handle that says whether [`EventConsumer::run`] is subscribed right now.
+    pub fn status(&self) -> ConsumerStatus {
+        self.status.clone()
     }
 
     /// Declares the exchange, the queue and its retry and dead queues, then closes the
@@ -406,6 +451,7 @@ impl<H: Handler> EventConsumer<H> {
             }
         };
         tracing::info!(queue = %config.queue.name, "consuming");
+        self.status.set(true);
         *backoff = config.reconnect_backoff;
 
         let limit = config
@@ -438,6 +484,7 @@ impl<H: Handler> EventConsumer<H> {
                 },
             }
         };
+        self.status.set(false);
         // Let in-flight calls finish and ack (their acks fail harmlessly if the link is gone:
         // the broker redelivers those messages). When the broker is lost, wait no longer than
         // a confirm would take: an ack sent as the connection died can stay pending for good

@@ -95,9 +95,16 @@ impl Application {
         let consumer = EventConsumer::new(consumer_config(&settings), move |message: Message| {
             extraction::note_submitted(context.clone(), message)
         });
+        let consuming = consumer.status();
         let consumer = tokio::spawn(consumer.run(shutdown.clone()));
 
-        let readiness = web::Data::new(Readiness::default().with(Arc::clone(&publisher) as _));
+        // Ready while it can publish and is subscribed to its queue (a worker that cannot
+        // take notes is not ready, whatever the broker says).
+        let readiness = web::Data::new(
+            Readiness::default()
+                .with(Arc::clone(&publisher) as _)
+                .with(Arc::new(consuming)),
+        );
         let metrics = web::Data::new(http_metrics);
         let address = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {

@@ -52,7 +52,6 @@ async fn spawn_worker_with(configure: impl FnOnce(&mut Settings)) -> Worker {
     settings.events.exchange = format!("test.{id}");
     settings.events.queue_prefix = format!("test.{id}");
     settings.crypto.keys = format!("k1:{}", Keyring::generate_key().unwrap().as_str());
-    configure(&mut settings);
     EventConsumer::new(consumer_config(&settings), |_: Message| async { Ok(()) })
         .declare_topology()
         .await
@@ -74,6 +73,9 @@ async fn spawn_worker_with(configure: impl FnOnce(&mut Settings)) -> Worker {
     .unwrap();
     let _ = connection.close(200, "done".into()).await;
 
+    // After the topology is declared on the real broker (a test may route the worker
+    // through a gate that is still closed).
+    configure(&mut settings);
     let app = Application::build(settings.clone()).await.unwrap();
     let port = app.port();
     let shutdown = app.shutdown_token();
@@ -283,4 +285,40 @@ async fn a_model_providers_steps_are_published_as_its_own_and_garbage_forever_fa
         worker.stop_and_clean().await;
         model.stop().await;
     }
+}
+
+#[tokio::test]
+async fn it_is_ready_only_while_subscribed_to_its_queue() {
+    let gate = hospital_test_support::amqp::broker_gate().expect("a gate in front of the broker");
+    let worker = spawn_worker_with(|settings| {
+        settings.events.amqp_url = hospital_test_support::amqp::amqp_url_via(gate.port());
+    })
+    .await;
+    let readyz = format!("http://127.0.0.1:{}/readyz", worker.port);
+    let ready = || async {
+        let response = reqwest::get(&readyz).await.unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (status, body["checks"]["consumer"].clone())
+    };
+    // The broker is behind a closed gate: not subscribed, not ready.
+    assert_eq!(ready().await, (503, serde_json::json!("unavailable")));
+    gate.open().await.expect("the gate opens");
+    hospital_test_support::eventually(Duration::from_secs(10), "ready", || async {
+        (ready().await == (200, serde_json::json!("ok"))).then_some(())
+    })
+    .await;
+    // The broker goes away: not ready until the consumer has subscribed again.
+    gate.close().await;
+    hospital_test_support::eventually(Duration::from_secs(10), "unready", || async {
+        (ready().await.1 == serde_json::json!("unavailable")).then_some(())
+    })
+    .await;
+    gate.open().await.expect("the gate opens");
+    hospital_test_support::eventually(Duration::from_secs(15), "ready again", || async {
+        (ready().await == (200, serde_json::json!("ok"))).then_some(())
+    })
+    .await;
+    worker.stop_and_clean().await;
+    gate.close().await;
 }
