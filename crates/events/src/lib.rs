@@ -73,6 +73,6 @@ pub use envelope::{DecodeError, Envelope, Event, RawEnvelope};
 pub use outbox::{OutboxMessage, OutboxRelay, OutboxStore, RelayConfig};
 pub use publisher::{Outgoing, PublishError, Publisher};
 pub use runner::{
-    ConsumerConfig, ConsumerError, EventConsumer, Handler, HandlerError, Idempotent, Message,
-    ProcessedEvents,
+    ConsumerConfig, ConsumerError, ConsumerStatus, EventConsumer, Handler, HandlerError,
+    Idempotent, Message, ProcessedEvents,
 };

@@ -31,6 +31,8 @@ pub enum PublishError {
     Serialize(#[from] serde_json::Error),
     #[error("{what} is longer than AMQP's 255-byte limit")]
     TooLong { what: &'static str },
+    #[error("no queue is bound for {routing_key}, which must reach its consumer: the broker returned it (is the consumer deployed?)")]
+    Unroutable { routing_key: String },
 }
 
 /// An AMQP short string for a publish argument.
@@ -67,6 +69,8 @@ struct State {
 pub struct Publisher {
     config: BrokerConfig,
     state: Mutex<State>,
+    /// Routing keys whose messages must reach a queue: a returned one is an error.
+    required_routes: Vec<String>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -83,7 +87,18 @@ impl Publisher {
         Self {
             config,
             state: Mutex::new(State::default()),
+            required_routes: Vec::new(),
         }
+    }
+
+    /// Makes a message with `routing_key` that no queue is bound for an error
+    /// ([`PublishError::Unroutable`]) instead of a warning, for events whose consumer must get
+    /// them (a note for the llm-worker): an outbox keeps the message and tries again, rather
+    /// than losing it on a broker where the consumer has not declared its queue yet.
+    #[must_use]
+    pub fn requiring_route(mut self, routing_key: &str) -> Self {
+        self.required_routes.push(routing_key.to_owned());
+        self
     }
 
     pub fn config(&self) -> &BrokerConfig {
@@ -116,7 +131,8 @@ impl Publisher {
     ///
     /// `Ok` means the broker has taken responsibility for the message (written it to every
     /// durable queue it routes to). A message that no queue is bound for is confirmed too, and
-    /// logged as a warning: with a topic exchange that only means nobody subscribes yet.
+    /// logged as a warning: with a topic exchange that only means nobody subscribes yet;
+    /// unless its routing key was named with [`Publisher::requiring_route`].
     pub async fn publish(
         &self,
         routing_key: &str,
@@ -187,7 +203,11 @@ impl Publisher {
                 pending.push(confirm);
             }
             for (message, confirm) in messages.iter().zip(pending) {
-                settle(confirm.await?, message)?;
+                let required = self
+                    .required_routes
+                    .iter()
+                    .any(|route| route == message.routing_key);
+                settle(confirm.await?, message, required)?;
                 confirmed += 1;
             }
             Ok::<(), PublishError>(())
@@ -300,9 +320,16 @@ fn properties(
 }
 
 /// What the broker's answer to one message means.
-fn settle(confirmation: Confirmation, message: &Outgoing<'_>) -> Result<(), PublishError> {
+fn settle(
+    confirmation: Confirmation,
+    message: &Outgoing<'_>,
+    required: bool,
+) -> Result<(), PublishError> {
     match confirmation {
         Confirmation::Nack(_) => Err(PublishError::Nacked),
+        Confirmation::Ack(Some(_)) if required => Err(PublishError::Unroutable {
+            routing_key: message.routing_key.to_owned(),
+        }),
         Confirmation::Ack(returned) => {
             if let Some(returned) = returned {
                 tracing::warn!(

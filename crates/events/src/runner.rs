@@ -260,6 +260,45 @@ pub enum ConsumerError {
 pub struct EventConsumer<H> {
     config: Arc<ConsumerConfig>,
     handler: Arc<H>,
+    status: ConsumerStatus,
+}
+
+/// Whether a consumer is taking deliveries right now, for `/readyz` (name `consumer`): false
+/// until it has subscribed, and while it reconnects.
+#[derive(Clone, Debug, Default)]
+pub struct ConsumerStatus {
+    consuming: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ConsumerStatus {
+    pub fn is_consuming(&self) -> bool {
+        self.consuming.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self, consuming: bool) {
+        self.consuming
+            .store(consuming, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl hospital_platform::health::ReadinessCheck for ConsumerStatus {
+    fn name(&self) -> &'static str {
+        "consumer"
+    }
+
+    fn check(&self) -> hospital_platform::health::CheckFuture<'_> {
+        let consuming = self.is_consuming();
+        Box::pin(async move {
+            if consuming {
+                Ok(())
+            } else {
+                Err(
+                    "not subscribed to its queue (starting, or reconnecting to the broker)"
+                        .to_owned(),
+                )
+            }
+        })
+    }
 }
 
 impl<H> std::fmt::Debug for EventConsumer<H> {
@@ -275,11 +314,17 @@ impl<H: Handler> EventConsumer<H> {
         Self {
             config: Arc::new(config),
             handler: Arc::new(handler),
+            status: ConsumerStatus::default(),
         }
     }
 
     pub fn config(&self) -> &ConsumerConfig {
         &self.config
+    }
+
+    /// A handle that says whether [`EventConsumer::run`] is subscribed right now.
+    pub fn status(&self) -> ConsumerStatus {
+        self.status.clone()
     }
 
     /// Declares the exchange, the queue and its retry and dead queues, then closes the
@@ -406,6 +451,7 @@ impl<H: Handler> EventConsumer<H> {
             }
         };
         tracing::info!(queue = %config.queue.name, "consuming");
+        self.status.set(true);
         *backoff = config.reconnect_backoff;
 
         let limit = config
@@ -438,9 +484,27 @@ impl<H: Handler> EventConsumer<H> {
                 },
             }
         };
+        self.status.set(false);
         // Let in-flight calls finish and ack (their acks fail harmlessly if the link is gone:
-        // the broker redelivers those messages).
-        while in_flight.join_next().await.is_some() {}
+        // the broker redelivers those messages). When the broker is lost, wait no longer than
+        // a confirm would take: an ack sent as the connection died can stay pending for good
+        // (lapin), and a consumer that never gets past this point never reconnects.
+        if outcome.is_ok() {
+            while in_flight.join_next().await.is_some() {}
+        } else {
+            let drained = tokio::time::timeout(config.broker.confirm_timeout, async {
+                while in_flight.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(
+                    queue = %config.queue.name,
+                    abandoned = in_flight.len(),
+                    "deliveries still being handled when the broker was lost are left for redelivery"
+                );
+                in_flight.shutdown().await;
+            }
+        }
         close_quietly(&connection).await;
         outcome
     }
@@ -567,33 +631,64 @@ async fn process<H: Handler>(
         Verdict::Done => Ok(()),
         Verdict::Retry { queue: to, reason } => {
             tracing::warn!(queue, event_id, attempt, %reason, retry_queue = %to, "handler failed; retrying later");
-            forward(&publish, &delivery, to, attempt + 1, reason, None).await
+            forward(
+                &publish,
+                config.broker.confirm_timeout,
+                &delivery,
+                to,
+                attempt + 1,
+                reason,
+                None,
+            )
+            .await
         }
         Verdict::Dead { why, reason } => {
             tracing::error!(queue, event_id, attempt, why, %reason, "parking the message in the dead queue");
             let dead = config.dead_queue();
-            forward(&publish, &delivery, &dead, attempt, reason, Some(why)).await
+            forward(
+                &publish,
+                config.broker.confirm_timeout,
+                &delivery,
+                &dead,
+                attempt,
+                reason,
+                Some(why),
+            )
+            .await
         }
     };
+    // An ack or nack sent as the connection dies can stay pending for good: bounded, so the
+    // delivery's task ends and the consumer can reconnect (the broker redelivers it).
+    let settle_within = config.broker.confirm_timeout;
     let acked = match forwarded {
-        Ok(()) => delivery
-            .ack(BasicAckOptions { multiple: false })
-            .await
-            .map(drop),
+        Ok(()) => tokio::time::timeout(
+            settle_within,
+            delivery.ack(BasicAckOptions { multiple: false }),
+        )
+        .await
+        .map(|acked| acked.map(drop)),
         Err(err) => {
             tracing::warn!(queue, event_id, error = %err, "could not forward the message; leaving it for redelivery");
             // Back to the queue for another try (or, if the link is gone, the broker does it).
-            delivery
-                .nack(BasicNackOptions {
+            tokio::time::timeout(
+                settle_within,
+                delivery.nack(BasicNackOptions {
                     multiple: false,
                     requeue: true,
-                })
-                .await
-                .map(drop)
+                }),
+            )
+            .await
+            .map(|nacked| nacked.map(drop))
         }
     };
-    if let Err(err) = acked {
-        tracing::warn!(queue, event_id, error = %err, "could not acknowledge; the broker will redeliver");
+    match acked {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(queue, event_id, error = %err, "could not acknowledge; the broker will redeliver");
+        }
+        Err(_) => {
+            tracing::warn!(queue, event_id, timeout = ?settle_within, "the acknowledgement did not go out in time; the broker will redeliver");
+        }
     }
 }
 
@@ -606,12 +701,15 @@ enum ForwardError {
     Amqp(#[from] lapin::Error),
     #[error("the broker did not store the copy (nacked or returned)")]
     NotStored,
+    #[error("the broker did not confirm the copy within {0:?}")]
+    Timeout(Duration),
 }
 
 /// Publishes a copy of `delivery` straight to `queue` (default exchange) with the failure
 /// headers, and waits for the broker's confirm.
 async fn forward(
     channel: &Channel,
+    confirm_timeout: Duration,
     delivery: &Delivery,
     queue: &str,
     attempt: u32,
@@ -642,23 +740,29 @@ async fn forward(
         .with_headers(headers)
         // Persistent, as the original: the copy must survive a broker restart too.
         .with_delivery_mode(2);
-    let confirmation = channel
-        .basic_publish(
-            // The default exchange routes by queue name, to exactly this queue.
-            ShortString::from(""),
-            short("queue name", queue)?,
-            BasicPublishOptions {
-                // The queue was declared on connect; if it vanished, get the message back
-                // rather than lose it silently.
-                mandatory: true,
-                // Not supported by RabbitMQ.
-                immediate: false,
-            },
-            &delivery.data,
-            properties,
-        )
-        .await?
-        .await?;
+    let routing_key = short("queue name", queue)?;
+    let publish_and_confirm = async {
+        channel
+            .basic_publish(
+                // The default exchange routes by queue name, to exactly this queue.
+                ShortString::from(""),
+                routing_key,
+                BasicPublishOptions {
+                    // The queue was declared on connect; if it vanished, get the message back
+                    // rather than lose it silently.
+                    mandatory: true,
+                    // Not supported by RabbitMQ.
+                    immediate: false,
+                },
+                &delivery.data,
+                properties,
+            )
+            .await?
+            .await
+    };
+    let confirmation = tokio::time::timeout(confirm_timeout, publish_and_confirm)
+        .await
+        .map_err(|_| ForwardError::Timeout(confirm_timeout))??;
     match confirmation {
         Confirmation::Ack(None) => Ok(()),
         Confirmation::Ack(Some(_)) | Confirmation::Nack(_) | Confirmation::NotRequested => {

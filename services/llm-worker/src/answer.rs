@@ -44,9 +44,9 @@ impl InvalidAnswer {
             Self::Step { problem, .. } => match problem {
                 StepProblem::SourceNotInNote => "invented_source",
                 StepProblem::TitleNotFromSource => "ungrounded_title",
-                StepProblem::Invalid(_) | StepProblem::UnknownKind | StepProblem::MissingField(_) => {
-                    "out_of_bounds"
-                }
+                StepProblem::Invalid(_)
+                | StepProblem::UnknownKind
+                | StepProblem::MissingField(_) => "out_of_bounds",
             },
         }
     }
@@ -140,7 +140,10 @@ pub fn parse(answer: &str, note: &str) -> Result<Steps, InvalidAnswer> {
         // serde's message names the field and the line/column, never the value.
         InvalidAnswer::Shape(shape_message(&err))
     })?;
-    for (list, count) in [("checklist", wire.checklist.len()), ("plan", wire.plan.len())] {
+    for (list, count) in [
+        ("checklist", wire.checklist.len()),
+        ("plan", wire.plan.len()),
+    ] {
         if count > MAX_STEPS {
             return Err(InvalidAnswer::TooManySteps { list, count });
         }
@@ -212,11 +215,7 @@ fn shape_message(err: &serde_json::Error) -> String {
     message.chars().take(300).collect()
 }
 
-fn grounded(
-    note: &Normalised,
-    title: &str,
-    source: &str,
-) -> Result<(Title, Source), StepProblem> {
+fn grounded(note: &Normalised, title: &str, source: &str) -> Result<(Title, Source), StepProblem> {
     let source = normalise_whitespace(source);
     let title = Title::new(title.trim()).map_err(|err| StepProblem::Invalid(err.into()))?;
     let source_checked =
@@ -256,7 +255,11 @@ fn duration(wire: DurationWire) -> Result<Duration, StepProblem> {
     let unchecked = match (wire.days, wire.occurrences) {
         (Some(days), None) => UncheckedDuration::Days(days),
         (None, Some(doses)) => UncheckedDuration::Occurrences(doses),
-        _ => return Err(StepProblem::MissingField("exactly one of days or occurrences")),
+        _ => {
+            return Err(StepProblem::MissingField(
+                "exactly one of days or occurrences",
+            ))
+        }
     };
     unchecked
         .check()
@@ -298,28 +301,41 @@ impl Normalised {
 }
 
 /// Whether the title names something the source says: a word of three or more letters or
-/// digits (or any number) in both, compared without case.
+/// digits (or any number) in both, compared without case and loosely on endings
+/// ("capsules" and "capsule", "checking" and "check"), so a title may name a medicine the
+/// sentence before introduced ("Take amoxicillin 500 mg" for "Take one capsule three times
+/// a day") but not be about something its source does not say.
 fn shares_a_word(title: &str, source: &str) -> bool {
     let words = |text: &str| -> Vec<String> {
         text.split(|c: char| !c.is_alphanumeric())
-            .filter(|word| {
-                word.chars().count() >= 3 || word.chars().any(|c| c.is_ascii_digit())
-            })
+            .filter(|word| word.chars().count() >= 3 || word.chars().any(|c| c.is_ascii_digit()))
             .filter(|word| !word.is_empty())
             .map(str::to_lowercase)
             .collect()
     };
+    let same_stem = |a: &str, b: &str| {
+        if a == b {
+            return true;
+        }
+        let stem = |word: &str| word.chars().take(5).collect::<String>();
+        a.chars().count() >= 4
+            && b.chars().count() >= 4
+            && (a.starts_with(b)
+                || b.starts_with(a)
+                || (a.chars().count() >= 5 && b.chars().count() >= 5 && stem(a) == stem(b)))
+    };
     let source_words = words(source);
     words(title)
         .iter()
-        .any(|word| source_words.iter().any(|s| s == word))
+        .any(|word| source_words.iter().any(|s| same_stem(word, s)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const NOTE: &str = "Patient seen today.\n Buy amoxicillin 500 mg capsules today.  Take one capsule \
+    const NOTE: &str =
+        "Patient seen today.\n Buy amoxicillin 500 mg capsules today.  Take one capsule \
                         three times a day for 7 days. Inhaler: 2 puffs at 08:00 and 20:00.";
 
     fn good() -> serde_json::Value {
@@ -365,26 +381,55 @@ mod tests {
         assert_eq!(err.to_string(), "checklist[0]: source is not a sentence of the note (quote the note's sentence verbatim)");
 
         answer["checklist"][0]["source"] = "uy amoxicillin".into();
-        assert_eq!(parse(&answer.to_string(), NOTE).unwrap_err().kind(), "invented_source");
+        assert_eq!(
+            parse(&answer.to_string(), NOTE).unwrap_err().kind(),
+            "invented_source"
+        );
         answer["checklist"][0]["source"] = ".".into();
-        assert_eq!(parse(&answer.to_string(), NOTE).unwrap_err().kind(), "invented_source");
+        assert_eq!(
+            parse(&answer.to_string(), NOTE).unwrap_err().kind(),
+            "invented_source"
+        );
     }
 
     #[test]
     fn a_title_must_share_a_word_with_its_source() {
         let mut answer = good();
         answer["checklist"][0]["title"] = "Wire money to the clinic".into();
-        assert_eq!(parse(&answer.to_string(), NOTE).unwrap_err().kind(), "ungrounded_title");
+        assert_eq!(
+            parse(&answer.to_string(), NOTE).unwrap_err().kind(),
+            "ungrounded_title"
+        );
     }
 
     #[test]
     fn schema_violations_and_bounds_are_refused_without_quoting_the_answer() {
         for (pointer, value, kind) in [
-            ("/plan/0/schedule/kind", serde_json::json!("sometimes"), "out_of_bounds"),
-            ("/plan/0/schedule/times_per_day", serde_json::json!(0), "out_of_bounds"),
-            ("/plan/0/schedule/times_per_day", serde_json::json!(null), "out_of_bounds"),
-            ("/plan/0/duration/days", serde_json::json!(100_000), "out_of_bounds"),
-            ("/plan/1/schedule/times", serde_json::json!(["8am secretword"]), "out_of_bounds"),
+            (
+                "/plan/0/schedule/kind",
+                serde_json::json!("sometimes"),
+                "out_of_bounds",
+            ),
+            (
+                "/plan/0/schedule/times_per_day",
+                serde_json::json!(0),
+                "out_of_bounds",
+            ),
+            (
+                "/plan/0/schedule/times_per_day",
+                serde_json::json!(null),
+                "out_of_bounds",
+            ),
+            (
+                "/plan/0/duration/days",
+                serde_json::json!(100_000),
+                "out_of_bounds",
+            ),
+            (
+                "/plan/1/schedule/times",
+                serde_json::json!(["8am secretword"]),
+                "out_of_bounds",
+            ),
             ("/plan/0/title", serde_json::json!(""), "out_of_bounds"),
             ("/plan/0/source", serde_json::json!(42), "schema"),
             ("/plan/0/priority", serde_json::json!("high"), "schema"),
@@ -399,8 +444,14 @@ mod tests {
         let err = parse("{\"checklist\": \"secretword\", \"plan\": []}", NOTE).unwrap_err();
         assert_eq!(err.kind(), "schema");
         assert!(!err.to_string().contains("secretword"), "{err}");
-        assert_eq!(parse("I cannot help with that.", NOTE).unwrap_err(), InvalidAnswer::NoJson);
-        assert_eq!(parse("{\"checklist\": [", NOTE).unwrap_err(), InvalidAnswer::NoJson);
+        assert_eq!(
+            parse("I cannot help with that.", NOTE).unwrap_err(),
+            InvalidAnswer::NoJson
+        );
+        assert_eq!(
+            parse("{\"checklist\": [", NOTE).unwrap_err(),
+            InvalidAnswer::NoJson
+        );
     }
 
     #[test]

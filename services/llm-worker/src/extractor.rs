@@ -45,7 +45,9 @@ impl NoteExtractor {
 
     /// The provider's name, `offline` without one.
     pub fn provider_name(&self) -> &'static str {
-        self.model.as_ref().map_or("offline", |model| model.kind().name())
+        self.model
+            .as_ref()
+            .map_or("offline", |model| model.kind().name())
     }
 
     pub async fn extract(
@@ -107,9 +109,8 @@ impl NoteExtractor {
                         );
                         if !asked_again {
                             turns.push(Turn::Model(answer));
-                            turns.push(Turn::User(prompt::correction_message(
-                                &invalid.to_string(),
-                            )));
+                            turns
+                                .push(Turn::User(prompt::correction_message(&invalid.to_string())));
                         }
                         NoAnswer::Invalid(invalid)
                     }

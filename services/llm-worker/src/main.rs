@@ -18,7 +18,11 @@ fn main() -> ExitCode {
             if let Some(warning) = out.warning {
                 let _ = writeln!(std::io::stderr(), "llm-worker: {warning}");
             }
-            if std::io::stdout().lock().write_all(out.stdout.as_bytes()).is_err() {
+            if std::io::stdout()
+                .lock()
+                .write_all(out.stdout.as_bytes())
+                .is_err()
+            {
                 return ExitCode::from(1);
             }
             ExitCode::SUCCESS

@@ -83,7 +83,9 @@ impl ExtractionMetrics {
     }
 
     pub fn invalid_answer(&self, kind: &'static str) {
-        self.invalid_answers.get_or_create(&KindLabels { kind }).inc();
+        self.invalid_answers
+            .get_or_create(&KindLabels { kind })
+            .inc();
     }
 
     pub fn extraction(&self, extractor: &'static str, fallback: bool) {

@@ -41,7 +41,9 @@ pub struct EventSettings {
     pub queue_prefix: String,
     /// `LLM__EVENTS__PREFETCH`: notes the broker hands over before any is acknowledged.
     pub prefetch: u16,
-    /// `LLM__EVENTS__CONCURRENCY`: notes extracted at once (at most the prefetch).
+    /// `LLM__EVENTS__CONCURRENCY`: notes handled at once (at most the prefetch). A model's
+    /// calls mostly wait on the network, so it is well above the cores; offline extraction
+    /// runs on the blocking pool either way.
     pub concurrency: usize,
 }
 
@@ -51,8 +53,8 @@ impl Default for EventSettings {
             amqp_url: hospital_events::DEFAULT_AMQP_URL.into(),
             exchange: hospital_events::DEFAULT_EXCHANGE.into(),
             queue_prefix: "llm-worker".into(),
-            prefetch: 16,
-            concurrency: 4,
+            prefetch: 32,
+            concurrency: 16,
         }
     }
 }
@@ -136,7 +138,14 @@ impl std::fmt::Debug for ExtractionSettings {
             .field("provider", &self.provider)
             .field("base_url", &self.base_url_or_default())
             .field("model", &self.model_or_default())
-            .field("api_key", &if self.api_key.is_empty() { "[none]" } else { "[redacted]" })
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    "[none]"
+                } else {
+                    "[redacted]"
+                },
+            )
             .field("timeout_ms", &self.timeout_ms)
             .field("max_attempts", &self.max_attempts)
             .field("max_in_flight", &self.max_in_flight)

@@ -10,8 +10,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use hospital_crypto::Keyring;
 use hospital_events::{
-    BrokerConfig, ConsumerConfig, ConsumerError, EventConsumer, Message, NoteSubmitted, Publisher,
-    QueueSpec,
+    BrokerConfig, ConsumerConfig, ConsumerError, Event, EventConsumer, ExtractionFailed, Message,
+    NoteSubmitted, Publisher, QueueSpec, StepsExtracted,
 };
 use hospital_platform::error::route_not_found;
 use hospital_platform::health::{self, Readiness};
@@ -73,11 +73,18 @@ impl Application {
     #[allow(clippy::unused_async)] // async like every service's `build`
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let keyring = Arc::new(Keyring::from_spec(&settings.crypto.keys)?);
-        let publisher = Arc::new(Publisher::new(broker_config(&settings)));
+        // Steps and failures must reach the notes- and reminder-service's queues: a returned
+        // one is retried through the delay queues, then parked, never silently lost.
+        let publisher = Arc::new(
+            Publisher::new(broker_config(&settings))
+                .requiring_route(StepsExtracted::ROUTING_KEY)
+                .requiring_route(ExtractionFailed::ROUTING_KEY),
+        );
         let shutdown = CancellationToken::new();
         let mut http_metrics = HttpMetrics::new(SERVICE);
         let extraction_metrics = Arc::new(ExtractionMetrics::register(http_metrics.registry_mut()));
-        let model = ModelClient::from_settings(&settings.extraction, Arc::clone(&extraction_metrics))?;
+        let model =
+            ModelClient::from_settings(&settings.extraction, Arc::clone(&extraction_metrics))?;
         let extractor = NoteExtractor::new(model, extraction_metrics);
         tracing::info!(provider = extractor.provider_name(), settings = ?settings.extraction, "extraction provider");
         let context = Context {
@@ -88,9 +95,16 @@ impl Application {
         let consumer = EventConsumer::new(consumer_config(&settings), move |message: Message| {
             extraction::note_submitted(context.clone(), message)
         });
+        let consuming = consumer.status();
         let consumer = tokio::spawn(consumer.run(shutdown.clone()));
 
-        let readiness = web::Data::new(Readiness::default().with(Arc::clone(&publisher) as _));
+        // Ready while it can publish and is subscribed to its queue (a worker that cannot
+        // take notes is not ready, whatever the broker says).
+        let readiness = web::Data::new(
+            Readiness::default()
+                .with(Arc::clone(&publisher) as _)
+                .with(Arc::new(consuming)),
+        );
         let metrics = web::Data::new(http_metrics);
         let address = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {

@@ -3,12 +3,25 @@
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fake_model;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use fake_model::{FakeModel, Reply};
+use hospital_llm_worker::provider::ProviderKind;
+
 fn run(args: &[&str], stdin: &[u8]) -> Output {
+    run_with(args, stdin, &[])
+}
+
+fn run_with(args: &[&str], stdin: &[u8], env: &[(&str, String)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_llm-worker"))
         .args(args)
+        .env_remove("LLM__EXTRACTION__PROVIDER")
+        .env_remove("LLM__EXTRACTION__API_KEY")
+        .env_remove("LLM__EXTRACTION__BASE_URL")
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -95,20 +108,87 @@ fn invalid_utf8_is_refused() {
 }
 
 #[test]
-fn unknown_or_unbuilt_providers_are_refused() {
+fn unknown_providers_and_missing_provider_settings_are_refused() {
     for (provider, words) in [
-        ("gemini", "not available"),
-        ("openai", "not available"),
+        ("gemini", "LLM__EXTRACTION__API_KEY is required for gemini"),
         ("nope", "unknown provider"),
     ] {
         let out = run(&["extract", "--provider", provider], b"Take it daily.");
         assert_eq!(out.status.code(), Some(2), "{provider}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(words),
-            "{provider}"
+            "{provider}: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
+        assert!(out.stdout.is_empty());
     }
+    let out = run_with(
+        &["extract", "--provider", "openai"],
+        b"Take it daily.",
+        &[("LLM__EXTRACTION__BASE_URL", "ftp://model".into())],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LLM__EXTRACTION__BASE_URL"));
     assert_eq!(run(&["consume"], b"").status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn a_model_provider_prints_its_validated_steps_or_says_the_offline_extractor_stood_in() {
+    let note =
+        "Buy amoxicillin 500 mg capsules today. Take one capsule three times a day for 7 days.";
+    let offline = serde_json::to_value(hospital_llm_worker::extract(note)).unwrap();
+    for kind in [ProviderKind::OpenAi, ProviderKind::Gemini] {
+        let model = FakeModel::start(kind, Reply::Honest);
+        let env = vec![
+            ("LLM__EXTRACTION__BASE_URL", model.base_url()),
+            ("LLM__EXTRACTION__API_KEY", "test-key".to_owned()),
+        ];
+        let args = ["extract", "--provider", kind.name()];
+        let out = tokio::task::spawn_blocking({
+            let env = env.clone();
+            move || run_with(&args, note.as_bytes(), &env)
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            printed, offline,
+            "the honest model answers what offline finds"
+        );
+        assert_eq!(model.requests().len(), 1);
+        model.stop().await;
+
+        let garbage = FakeModel::start(kind, Reply::Answer("no steps today".into()));
+        let env = vec![
+            ("LLM__EXTRACTION__BASE_URL", garbage.base_url()),
+            ("LLM__EXTRACTION__API_KEY", "test-key".to_owned()),
+        ];
+        let out = tokio::task::spawn_blocking(move || run_with(&args, note.as_bytes(), &env))
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(printed, offline);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "the offline extractor stood in for the provider ({} invalid answer: no_json)",
+                kind.name()
+            )),
+            "{stderr}"
+        );
+        garbage.stop().await;
+    }
 }
 
 #[test]

@@ -1,17 +1,24 @@
 //! The llm-worker as a service, on the real RabbitMQ: `note.submitted` in, `steps.extracted`
-//! (sealed) or `extraction.failed` out, each under an id a redelivery repeats.
+//! (sealed) or `extraction.failed` out, each under an id a redelivery repeats; with a model
+//! provider (a local server speaking its wire format), and with one that answers garbage.
 
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fake_model;
+
 use std::time::Duration;
 
+use fake_model::{FakeModel, Reply};
 use hospital_crypto::Keyring;
-use hospital_events::contracts::{note_text_binding, step_title_binding, ExtractionFailure};
+use hospital_events::contracts::{
+    note_text_binding, step_title_binding, ExtractionFailure, Extractor,
+};
 use hospital_events::{
     declare_exchange, declare_queue, BrokerConfig, Envelope, EventConsumer, ExtractionFailed,
     Message, NoteSubmitted, Publisher, QueueSpec, StepsExtracted,
 };
+use hospital_llm_worker::provider::ProviderKind;
 use hospital_llm_worker::startup::consumer_config;
 use hospital_llm_worker::{Application, Settings};
 use hospital_test_support::{amqp_url, unique_name};
@@ -25,6 +32,7 @@ const NOTE: &str =
 
 struct Worker {
     settings: Settings,
+    port: u16,
     keyring: Keyring,
     publisher: Publisher,
     observer: String,
@@ -32,6 +40,10 @@ struct Worker {
 }
 
 async fn spawn_worker() -> Worker {
+    spawn_worker_with(|_| {}).await
+}
+
+async fn spawn_worker_with(configure: impl FnOnce(&mut Settings)) -> Worker {
     let id = unique_name("llm");
     let mut settings = Settings::default();
     settings.http.port = 0;
@@ -61,7 +73,11 @@ async fn spawn_worker() -> Worker {
     .unwrap();
     let _ = connection.close(200, "done".into()).await;
 
+    // After the topology is declared on the real broker (a test may route the worker
+    // through a gate that is still closed).
+    configure(&mut settings);
     let app = Application::build(settings.clone()).await.unwrap();
+    let port = app.port();
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());
     Worker {
@@ -70,6 +86,7 @@ async fn spawn_worker() -> Worker {
             BrokerConfig::new(amqp_url()).with_exchange(settings.events.exchange.clone()),
         ),
         settings,
+        port,
         observer,
         shutdown,
     }
@@ -216,4 +233,92 @@ async fn an_unreadable_note_fails_and_is_parked_for_an_operator() {
     }
     let _ = connection.close(200, "done".into()).await;
     worker.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn a_model_providers_steps_are_published_as_its_own_and_garbage_forever_falls_back_offline() {
+    for (reply, extractor, fallback) in [
+        (Reply::Honest, Extractor::Openai, false),
+        (
+            Reply::Answer("```\nI'd rather not.\n```".into()),
+            Extractor::Offline,
+            true,
+        ),
+    ] {
+        let model = FakeModel::start(ProviderKind::OpenAi, reply);
+        let worker = spawn_worker_with(|settings| {
+            settings.extraction.provider = "openai".into();
+            settings.extraction.base_url = model.base_url();
+        })
+        .await;
+        let submitted = worker.submitted(NOTE, None);
+        worker.publisher.publish_event(&submitted).await.unwrap();
+        let out = worker.receive(1).await;
+        assert_eq!(out[0].0, "steps.extracted.v1");
+        let body = String::from_utf8_lossy(&out[0].1).into_owned();
+        assert!(!body.contains("amoxicillin"), "the steps travel sealed");
+        let steps: Envelope<StepsExtracted> = Envelope::from_bytes(&out[0].1).unwrap();
+        assert_eq!(steps.data.note_id, submitted.data.note_id);
+        assert_eq!(
+            (steps.data.extractor, steps.data.fallback),
+            (extractor, fallback)
+        );
+        assert_eq!((steps.data.checklist.len(), steps.data.plan.len()), (1, 1));
+        // The model saw the note; a garbage answer was asked again once.
+        let requests = model.requests();
+        assert_eq!(requests.len(), if fallback { 2 } else { 1 });
+        assert_eq!(
+            fake_model::note_of(ProviderKind::OpenAi, &requests[0].body).as_deref(),
+            Some(NOTE)
+        );
+        let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", worker.port))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let counted = format!(
+            "hospital_llm_extractions_total{{service=\"llm-worker\",extractor=\"{}\",fallback=\"{fallback}\"}} 1",
+            if fallback { "offline" } else { "openai" }
+        );
+        assert!(metrics.contains(&counted), "{counted} in {metrics}");
+        worker.stop_and_clean().await;
+        model.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn it_is_ready_only_while_subscribed_to_its_queue() {
+    let gate = hospital_test_support::amqp::broker_gate().expect("a gate in front of the broker");
+    let worker = spawn_worker_with(|settings| {
+        settings.events.amqp_url = hospital_test_support::amqp::amqp_url_via(gate.port());
+    })
+    .await;
+    let readyz = format!("http://127.0.0.1:{}/readyz", worker.port);
+    let ready = || async {
+        let response = reqwest::get(&readyz).await.unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (status, body["checks"]["consumer"].clone())
+    };
+    // The broker is behind a closed gate: not subscribed, not ready.
+    assert_eq!(ready().await, (503, serde_json::json!("unavailable")));
+    gate.open().await.expect("the gate opens");
+    hospital_test_support::eventually(Duration::from_secs(10), "ready", || async {
+        (ready().await == (200, serde_json::json!("ok"))).then_some(())
+    })
+    .await;
+    // The broker goes away: not ready until the consumer has subscribed again.
+    gate.close().await;
+    hospital_test_support::eventually(Duration::from_secs(10), "unready", || async {
+        (ready().await.1 == serde_json::json!("unavailable")).then_some(())
+    })
+    .await;
+    gate.open().await.expect("the gate opens");
+    hospital_test_support::eventually(Duration::from_secs(15), "ready again", || async {
+        (ready().await == (200, serde_json::json!("ok"))).then_some(())
+    })
+    .await;
+    worker.stop_and_clean().await;
+    gate.close().await;
 }

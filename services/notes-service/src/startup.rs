@@ -12,8 +12,8 @@ use actix_web::{web, App, HttpServer};
 use hospital_crypto::Keyring;
 use hospital_events::{
     AssignmentChanged, BrokerConfig, ConsumerConfig, ConsumerError, Event, EventConsumer,
-    ExtractionFailed, HandlerError, Message, OutboxRelay, Publisher, QueueSpec, StepsExtracted,
-    UserRegistered,
+    ExtractionFailed, HandlerError, Message, NoteSubmitted, OutboxRelay, Publisher, QueueSpec,
+    StepsExtracted, UserRegistered,
 };
 use hospital_platform::access::{self, AccessAuthority, AccessMetrics};
 use hospital_platform::error::{json_config, path_config, query_config, route_not_found};
@@ -133,7 +133,10 @@ impl Application {
         ));
 
         let broker = broker_config(&settings);
-        let publisher = Arc::new(Publisher::new(broker));
+        // A note must reach the llm-worker's queue: on a broker where it has not declared it
+        // yet, the outbox keeps the note and tries again.
+        let publisher =
+            Arc::new(Publisher::new(broker).requiring_route(NoteSubmitted::ROUTING_KEY));
         let shutdown = CancellationToken::new();
         let outbox_wake = Arc::new(Notify::new());
         let relay = tokio::spawn({

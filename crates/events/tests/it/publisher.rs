@@ -88,6 +88,35 @@ async fn an_unroutable_event_is_still_confirmed() {
 }
 
 #[tokio::test]
+async fn a_required_route_without_a_queue_is_an_error_until_a_queue_is_bound() {
+    let config = test_config("required");
+    let publisher = Publisher::new(config.clone()).requiring_route(UserRegistered::ROUTING_KEY);
+    let err = publisher.publish_event(&registered()).await.unwrap_err();
+    assert!(
+        matches!(&err, PublishError::Unroutable { routing_key } if routing_key == UserRegistered::ROUTING_KEY),
+        "{err}"
+    );
+    // Other routes keep the warning-only behaviour, and the channel is still fine.
+    publisher
+        .publish("nobody.listens.v1", &Uuid::now_v7().to_string(), b"{}")
+        .await
+        .unwrap();
+    let mut subscriber = subscribe(&config, &[UserRegistered::ROUTING_KEY]).await;
+    let sent = registered();
+    publisher.publish_event(&sent).await.unwrap();
+    let incoming = subscriber
+        .next_message(Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("no message arrived");
+    assert_eq!(incoming.decode::<UserRegistered>().unwrap().id, sent.id);
+    incoming.ack().await.unwrap();
+    publisher.close().await;
+    subscriber.delete_queue().await.unwrap();
+    delete_exchange(&config.exchange).await;
+}
+
+#[tokio::test]
 async fn concurrent_publishes_share_one_connection_and_all_arrive() {
     let config = test_config("concurrent");
     let mut subscriber = subscribe(&config, &["user.#"]).await;

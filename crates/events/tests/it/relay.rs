@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hospital_events::{
-    BrokerConfig, Envelope, OutboxMessage, OutboxRelay, OutboxStore, Publisher, QueueSpec,
+    BrokerConfig, Envelope, Event, OutboxMessage, OutboxRelay, OutboxStore, Publisher, QueueSpec,
     RelayConfig, Subscriber, UserRegistered,
 };
 use hospital_platform::token::Role;
@@ -225,4 +225,68 @@ async fn the_relay_stops_promptly_while_backing_off() {
         .expect("the relay did not stop promptly")
         .unwrap();
     assert!(store.marked().is_empty());
+}
+
+#[tokio::test]
+async fn an_event_that_must_reach_its_consumer_waits_in_the_outbox_until_its_queue_exists() {
+    let config = test_config("relay-route");
+    let publisher =
+        Arc::new(Publisher::new(config.clone()).requiring_route(UserRegistered::ROUTING_KEY));
+    let store = Arc::new(MemoryOutbox::default());
+    let message = outbox_message();
+    store.insert(message.clone());
+    let relay = OutboxRelay::new(RelayConfig {
+        min_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(100),
+        ..RelayConfig::default()
+    });
+    let (wake, cancel) = (Arc::new(Notify::new()), CancellationToken::new());
+    let task = tokio::spawn({
+        let (store, publisher, wake, cancel) = (
+            store.clone(),
+            publisher.clone(),
+            wake.clone(),
+            cancel.clone(),
+        );
+        async move {
+            relay
+                .run_until_cancelled(&store, &publisher, &wake, &cancel)
+                .await;
+        }
+    });
+
+    // No queue is bound: the broker returns the message, and the outbox keeps it.
+    eventually(Duration::from_secs(5), "several returned attempts", || {
+        let calls = store.pending_calls();
+        async move { calls >= 3 }
+    })
+    .await;
+    assert!(store.marked().is_empty());
+
+    // The consumer declares its queue: the message arrives, once.
+    let spec = QueueSpec::new(unique("relay-route"), [UserRegistered::ROUTING_KEY]).auto_delete();
+    let mut subscriber = Subscriber::connect(&config, &spec).await.unwrap();
+    eventually(Duration::from_secs(5), "the outbox to drain", || {
+        let left = store.unpublished();
+        async move { left == 0 }
+    })
+    .await;
+    let incoming = subscriber
+        .next_message(Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the message arrived");
+    assert_eq!(incoming.payload(), message.payload.as_slice());
+    incoming.ack().await.unwrap();
+    assert!(subscriber
+        .next_message(Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_none());
+
+    cancel.cancel();
+    task.await.unwrap();
+    publisher.close().await;
+    subscriber.delete_queue().await.unwrap();
+    delete_exchange(&config.exchange).await;
 }

@@ -5,6 +5,9 @@
 
 mod auth;
 mod failures;
+// The llm-worker's stand-in for a paid model provider (a local server speaking its wire format).
+#[path = "../../../llm-worker/tests/fake_model/mod.rs"]
+mod fake_model;
 mod forwarding;
 mod helpers;
 mod limits;

@@ -1,13 +1,17 @@
 //! Notes through the public door, on the real PostgreSQL, Redis and RabbitMQ, with every
 //! service of the flow running: a doctor writes a note at the gateway, the llm-worker turns
 //! it into steps, and the patient sees the checklist, the plan and its reminders; a newer
-//! note replaces the plan. Bodies of the sizes the notes API promises pass the gateway.
+//! note replaces the plan, and the late steps of an older one change nothing. With the
+//! offline extractor and with a model provider (a local server speaking OpenAI's wire
+//! format). Bodies of the sizes the notes API promises pass the gateway.
 
 use std::time::Duration;
 
+use crate::fake_model::{FakeModel, Reply};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use hospital_events::{ConsumerConfig, EventConsumer, Message};
 use hospital_gateway::{Application as Gateway, Settings as GatewaySettings};
+use hospital_llm_worker::provider::ProviderKind;
 use hospital_platform::settings::HttpSettings;
 use hospital_test_support::{amqp_url, eventually, unique_name, TestDatabase};
 use reqwest::StatusCode;
@@ -20,7 +24,8 @@ struct Flow {
     shutdown: Vec<CancellationToken>,
     queues: Vec<ConsumerConfig>,
     redis_prefix: String,
-    _dbs: (TestDatabase, TestDatabase),
+    exchange: String,
+    dbs: (TestDatabase, TestDatabase),
 }
 
 fn redis_url() -> String {
@@ -36,8 +41,13 @@ async fn declare(configs: &[ConsumerConfig]) {
     }
 }
 
-#[allow(clippy::too_many_lines)]
 async fn spawn_flow() -> Flow {
+    spawn_flow_with(None).await
+}
+
+/// The whole flow; the llm-worker asks `model` when given one, else reads notes offline.
+#[allow(clippy::too_many_lines)]
+async fn spawn_flow_with(model: Option<&FakeModel>) -> Flow {
     let id = unique_name("flow");
     let exchange = format!("test.{id}");
     let keys = format!(
@@ -89,6 +99,10 @@ async fn spawn_flow() -> Flow {
     worker.events.exchange.clone_from(&exchange);
     worker.events.queue_prefix = format!("{exchange}.llm");
     worker.crypto.keys.clone_from(&keys);
+    if let Some(model) = model {
+        worker.extraction.provider = "openai".into();
+        worker.extraction.base_url = model.base_url();
+    }
 
     let mut reminders = hospital_reminder_service::Settings::default();
     reminders.http.port = 0;
@@ -157,7 +171,8 @@ async fn spawn_flow() -> Flow {
         shutdown,
         queues,
         redis_prefix: format!("test:{id}:"),
-        _dbs: (auth_db, notes_db),
+        exchange,
+        dbs: (auth_db, notes_db),
     }
 }
 
@@ -372,4 +387,259 @@ async fn a_note_travels_through_the_gateway_with_the_sizes_the_api_promises() {
     let response = flow.client.get(&notes).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     flow.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn a_model_reads_the_notes_and_the_late_steps_of_an_older_note_change_nothing() {
+    // The first note's answer comes late, after the newer note's.
+    let model = FakeModel::start(ProviderKind::OpenAi, Reply::Honest);
+    model.script([Reply::After(
+        Duration::from_secs(3),
+        Box::new(Reply::Honest),
+    )]);
+    let flow = spawn_flow_with(Some(&model)).await;
+    let (doctor_id, doctor) = flow.signup("doctor").await;
+    let (patient_id, patient) = flow.signup("patient").await;
+    let response = flow
+        .client
+        .put(flow.url("/patients/me/doctor"))
+        .bearer_auth(&patient)
+        .json(&json!({"doctor_id": doctor_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let older = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            "Take metformin 500 mg twice daily for 30 days.",
+        )
+        .await;
+    eventually(WITHIN, "the model asked about the older note", || async {
+        (!model.requests().is_empty()).then_some(())
+    })
+    .await;
+    let newer = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            "Take ibuprofen 400 mg twice daily for 3 days. Book a follow-up visit in 2 weeks.",
+        )
+        .await;
+    let steps_path = format!("/patients/{patient_id}/actionable-steps");
+    let steps = eventually(WITHIN, "the newer note's steps", || async {
+        let steps = flow.get(&patient, &steps_path).await;
+        (steps["note_id"] == newer.as_str()).then_some(steps)
+    })
+    .await;
+    assert_eq!(steps["extractor"], "openai", "{steps}");
+    assert_eq!(
+        steps["checklist"][0]["title"],
+        "Book a follow-up visit in 2 weeks"
+    );
+    assert_eq!(steps["plan"][0]["title"], "Take ibuprofen 400 mg");
+
+    // The older note's steps arrive now: the note is processed, the plan stays the newer one.
+    let older_path = format!("/patients/{patient_id}/notes/{older}");
+    eventually(WITHIN, "the older note processed late", || async {
+        (flow.get(&doctor, &older_path).await["status"] == "processed").then_some(())
+    })
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        let steps = flow.get(&patient, &steps_path).await;
+        assert_eq!(steps["note_id"], newer.as_str(), "{steps}");
+        let titles: Vec<&Value> = steps["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|step| step["status"] == "active")
+            .map(|step| &step["title"])
+            .collect();
+        assert_eq!(titles, [&json!("Take ibuprofen 400 mg")], "{steps}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reminders = flow
+        .get(
+            &patient,
+            &format!("/patients/{patient_id}/reminders?status=upcoming"),
+        )
+        .await;
+    assert!(reminders["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|reminder| reminder["title"] == "Take ibuprofen 400 mg"));
+    assert_eq!(model.requests().len(), 2, "each note asked once");
+    flow.stop_and_clean().await;
+    model.stop().await;
+}
+
+/// Every value stored under `prefix` in Redis, read by type (not DUMP, whose compression
+/// could hide clear text).
+async fn redis_values(prefix: &str) -> Vec<u8> {
+    fn flatten(value: &redis::Value, out: &mut Vec<u8>) {
+        match value {
+            redis::Value::BulkString(bytes) => out.extend_from_slice(bytes),
+            redis::Value::SimpleString(text) => out.extend_from_slice(text.as_bytes()),
+            redis::Value::Array(items) | redis::Value::Set(items) => {
+                for item in items {
+                    flatten(item, out);
+                    out.push(b'\n');
+                }
+            }
+            redis::Value::Map(pairs) => {
+                for (key, value) in pairs {
+                    flatten(key, out);
+                    flatten(value, out);
+                    out.push(b'\n');
+                }
+            }
+            other => out.extend_from_slice(format!("{other:?}").as_bytes()),
+        }
+    }
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the reminder-service stored something");
+    let mut out = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        let mut read = match kind.as_str() {
+            "string" => redis::cmd("GET"),
+            "hash" => redis::cmd("HGETALL"),
+            "list" => {
+                let mut cmd = redis::cmd("LRANGE");
+                cmd.arg(&key).arg(0).arg(-1);
+                cmd
+            }
+            "set" => redis::cmd("SMEMBERS"),
+            "zset" => {
+                let mut cmd = redis::cmd("ZRANGE");
+                cmd.arg(&key).arg(0).arg(-1).arg("WITHSCORES");
+                cmd
+            }
+            "stream" => {
+                let mut cmd = redis::cmd("XRANGE");
+                cmd.arg(&key).arg("-").arg("+");
+                cmd
+            }
+            _ => continue,
+        };
+        if matches!(kind.as_str(), "string" | "hash" | "set") {
+            read.arg(&key);
+        }
+        let value: redis::Value = read.query_async(&mut connection).await.unwrap();
+        out.extend_from_slice(key.as_bytes());
+        flatten(&value, &mut out);
+    }
+    out
+}
+
+/// A database's every row, as `pg_dump --data-only` writes it.
+fn postgres_rows(url: &str) -> Vec<u8> {
+    let dump = std::process::Command::new("pg_dump")
+        .args(["--data-only", "--no-owner", url])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    dump.stdout
+}
+
+#[tokio::test]
+async fn the_words_of_a_note_are_nowhere_in_clear_on_the_broker_in_redis_or_in_postgres() {
+    let marker = format!("zebra{}", uuid::Uuid::new_v4().simple());
+    let model = FakeModel::start(ProviderKind::OpenAi, Reply::Honest);
+    let flow = spawn_flow_with(Some(&model)).await;
+    // Sees every message of the flow's exchange.
+    let observer =
+        hospital_events::QueueSpec::new(format!("{}.observer", flow.redis_prefix), ["#"])
+            .auto_delete();
+    let broker =
+        hospital_events::BrokerConfig::new(amqp_url()).with_exchange(flow.exchange.clone());
+    let mut observed = hospital_events::Subscriber::connect(&broker, &observer)
+        .await
+        .unwrap();
+
+    let (doctor_id, doctor) = flow.signup("doctor").await;
+    let (patient_id, patient) = flow.signup("patient").await;
+    let response = flow
+        .client
+        .put(flow.url("/patients/me/doctor"))
+        .bearer_auth(&patient)
+        .json(&json!({"doctor_id": doctor_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let note = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            &format!("Patient mentions {marker} at home. Buy {marker} drops today. Take {marker} 5 mg twice daily for 3 days."),
+        )
+        .await;
+    let steps_path = format!("/patients/{patient_id}/actionable-steps");
+    let steps = eventually(WITHIN, "the note's steps", || async {
+        let steps = flow.get(&patient, &steps_path).await;
+        (steps["note_id"] == note.as_str()).then_some(steps)
+    })
+    .await;
+    // The patient reads it in clear: the marker is in the steps, so a scan can find it.
+    assert!(steps.to_string().contains(&marker), "{steps}");
+    assert_eq!(steps["extractor"], "openai");
+    // The doctor reads the note (an access-log row is written).
+    flow.get(&doctor, &format!("/patients/{patient_id}/notes/{note}"))
+        .await;
+
+    let hex_marker = marker.bytes().fold(String::new(), |mut hex, byte| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    });
+    let leaks = |place: &str, bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).to_lowercase();
+        assert!(
+            !text.contains(&marker),
+            "the note's words in clear in {place}"
+        );
+        assert!(
+            !text.contains(&hex_marker),
+            "the note's words hex-encoded in {place}"
+        );
+    };
+    let mut messages = 0;
+    while let Some(incoming) = observed
+        .next_message(Duration::from_millis(500))
+        .await
+        .unwrap()
+    {
+        leaks(incoming.routing_key(), incoming.payload());
+        messages += 1;
+        incoming.ack().await.unwrap();
+    }
+    assert!(
+        messages >= 4,
+        "user.registered ×2, assignment, note.submitted, steps.extracted: {messages}"
+    );
+    leaks("Redis", &redis_values(&flow.redis_prefix).await);
+    leaks("the notes database", &postgres_rows(&flow.dbs.1.url));
+    leaks("the auth database", &postgres_rows(&flow.dbs.0.url));
+    observed.delete_queue().await.unwrap();
+    flow.stop_and_clean().await;
+    model.stop().await;
 }

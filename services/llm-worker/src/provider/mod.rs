@@ -97,9 +97,7 @@ impl ProviderError {
     /// Says the provider is down or misconfigured for every note, not only this one.
     fn counts_against_provider(&self) -> bool {
         match self {
-            Self::Status { status } => {
-                self.is_transient() || matches!(status, 401 | 403 | 404)
-            }
+            Self::Status { status } => self.is_transient() || matches!(status, 401 | 403 | 404),
             other => other.is_transient(),
         }
     }
@@ -160,6 +158,9 @@ impl ModelClient {
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.timeout_ms))
             .pool_idle_timeout(Duration::from_secs(60))
+            // A redirect could carry the note and the key (in a custom header reqwest does
+            // not strip) to another host; providers answer POSTs without one.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent("hospital-llm-worker")
             .build()?;
         let model = settings.model_or_default().to_owned();
@@ -212,9 +213,14 @@ impl ModelClient {
         loop {
             let permit = inner.breaker.permit(Instant::now());
             if permit == Permit::Refused {
-                inner.metrics.provider_call(ProviderError::CircuitOpen.outcome(), None);
+                inner
+                    .metrics
+                    .provider_call(ProviderError::CircuitOpen.outcome(), None);
                 return Err(ProviderError::CircuitOpen);
             }
+            // A trial call cancelled half-way (the worker stopping) frees the slot for the
+            // next one instead of leaving the circuit open for good.
+            let _trial = (permit == Permit::Trial).then(|| TrialGuard(&inner.breaker));
             let started = Instant::now();
             let result = self.attempt(&body).await;
             let elapsed = started.elapsed();
@@ -278,7 +284,7 @@ impl ModelClient {
             tracing::debug!(
                 provider = inner.kind.name(),
                 status = status.as_u16(),
-                error_code = provider_error_code(&body).as_deref(),
+                error_code = provider_error_code(&body),
                 "the provider answered an error"
             );
             return Err(Failure {
@@ -293,6 +299,14 @@ impl ModelClient {
             ProviderKind::OpenAi => openai::answer_text(&body),
         };
         text.map_err(Failure::from)
+    }
+}
+
+struct TrialGuard<'a>(&'a CircuitBreaker);
+
+impl Drop for TrialGuard<'_> {
+    fn drop(&mut self) {
+        self.0.release_trial();
     }
 }
 
@@ -320,25 +334,54 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Failur
     }
 }
 
-/// The provider's error code from an error body (`error.status` of Gemini, `error.code` or
-/// `error.type` of OpenAI), letters, digits and `_.-` only: never its message, which can
+/// The error codes Gemini (`error.status`) and OpenAI-compatible servers (`error.code`,
+/// `error.type`) document: the only ones logged, as they are.
+const KNOWN_ERROR_CODES: &[&str] = &[
+    // Gemini (google.rpc.Code names)
+    "INVALID_ARGUMENT",
+    "FAILED_PRECONDITION",
+    "PERMISSION_DENIED",
+    "UNAUTHENTICATED",
+    "NOT_FOUND",
+    "RESOURCE_EXHAUSTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DEADLINE_EXCEEDED",
+    "CANCELLED",
+    // OpenAI and compatible servers
+    "invalid_request_error",
+    "invalid_api_key",
+    "authentication_error",
+    "permission_error",
+    "not_found_error",
+    "model_not_found",
+    "rate_limit_error",
+    "rate_limit_exceeded",
+    "insufficient_quota",
+    "context_length_exceeded",
+    "server_error",
+    "api_error",
+    "overloaded_error",
+    "timeout",
+];
+
+/// The provider's error code from an error body, when it is one of [`KNOWN_ERROR_CODES`],
+/// else `other`: never its message, nor a code a provider made up, either of which could
 /// quote the request.
-fn provider_error_code(body: &[u8]) -> Option<String> {
+fn provider_error_code(body: &[u8]) -> Option<&'static str> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let error = value.get("error")?;
-    let code = ["status", "code", "type"]
+    let mut codes = ["status", "code", "type"]
         .iter()
-        .find_map(|field| match error.get(*field)? {
-            serde_json::Value::String(code) => Some(code.clone()),
-            serde_json::Value::Number(code) => Some(code.to_string()),
-            _ => None,
-        })?;
-    let clean: String = code
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        .take(64)
-        .collect();
-    (!clean.is_empty()).then_some(clean)
+        .filter_map(|field| error.get(*field)?.as_str())
+        .peekable();
+    codes.peek()?;
+    Some(
+        codes
+            .find_map(|code| KNOWN_ERROR_CODES.iter().find(|known| **known == code))
+            .copied()
+            .unwrap_or("other"),
+    )
 }
 
 #[cfg(test)]
@@ -348,12 +391,11 @@ mod tests {
     #[test]
     fn only_the_providers_error_code_is_kept() {
         let gemini = br#"{"error":{"code":429,"message":"Quota for note 'secret words' exceeded","status":"RESOURCE_EXHAUSTED"}}"#;
-        assert_eq!(provider_error_code(gemini).as_deref(), Some("RESOURCE_EXHAUSTED"));
-        let openai = br#"{"error":{"message":"secret words","type":"invalid_request_error","code":"context length exceeded <script>"}}"#;
-        assert_eq!(
-            provider_error_code(openai).as_deref(),
-            Some("contextlengthexceededscript")
-        );
+        assert_eq!(provider_error_code(gemini), Some("RESOURCE_EXHAUSTED"));
+        let openai = br#"{"error":{"message":"secret words","type":"invalid_request_error","code":"context_length_exceeded"}}"#;
+        assert_eq!(provider_error_code(openai), Some("context_length_exceeded"));
+        let made_up = br#"{"error":{"message":"secret words","code":"secret_words"}}"#;
+        assert_eq!(provider_error_code(made_up), Some("other"));
         assert_eq!(provider_error_code(b"secret words"), None);
     }
 

@@ -10,7 +10,8 @@ pub fn endpoint(base_url: &str) -> String {
 }
 
 pub fn request_body(model: &str, temperature: Option<f64>, turns: &[Turn]) -> serde_json::Value {
-    let mut messages = vec![serde_json::json!({"role": "system", "content": prompt::SYSTEM_PROMPT})];
+    let mut messages =
+        vec![serde_json::json!({"role": "system", "content": prompt::SYSTEM_PROMPT})];
     messages.extend(turns.iter().map(|turn| match turn {
         Turn::User(text) => serde_json::json!({"role": "user", "content": text}),
         Turn::Model(text) => serde_json::json!({"role": "assistant", "content": text}),
@@ -92,9 +93,16 @@ mod tests {
     fn the_answer_is_the_first_choices_content() {
         let ok = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"a\":1}"},"finish_reason":"stop"}]}"#;
         assert_eq!(answer_text(ok).unwrap(), "{\"a\":1}");
-        let refused = br#"{"choices":[{"message":{"role":"assistant","content":null,"refusal":"no"}}]}"#;
+        let refused =
+            br#"{"choices":[{"message":{"role":"assistant","content":null,"refusal":"no"}}]}"#;
         assert!(matches!(answer_text(refused), Err(ProviderError::Refused)));
-        assert!(matches!(answer_text(b"{\"choices\":[]}"), Err(ProviderError::Malformed)));
-        assert!(matches!(answer_text(b"<html>"), Err(ProviderError::Malformed)));
+        assert!(matches!(
+            answer_text(b"{\"choices\":[]}"),
+            Err(ProviderError::Malformed)
+        ));
+        assert!(matches!(
+            answer_text(b"<html>"),
+            Err(ProviderError::Malformed)
+        ));
     }
 }

@@ -41,7 +41,11 @@ impl RetryPolicy {
 
 /// Reads `Retry-After`: delay-seconds, or an HTTP date.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -136,8 +140,8 @@ impl CircuitBreaker {
         })
     }
 
-    /// A trial that ended without telling success from failure (an invalid answer, a
-    /// cancelled call) frees the slot for the next one.
+    /// Frees the trial slot (a trial call that ended, whatever it told, or was cancelled);
+    /// the circuit stays as the outcome left it.
     pub fn release_trial(&self) {
         self.with_state(|state| state.trial_in_flight = false);
     }
@@ -186,7 +190,10 @@ mod tests {
         let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
         headers.insert(reqwest::header::RETRY_AFTER, later.parse().unwrap());
         let wait = retry_after(&headers).unwrap();
-        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
         headers.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
     }
@@ -201,15 +208,28 @@ mod tests {
         assert!(!breaker.record_failure(start));
         assert_eq!(breaker.permit(start), Permit::Call);
         assert!(breaker.record_failure(start), "the third in a row opens it");
-        assert_eq!(breaker.permit(start + Duration::from_secs(29)), Permit::Refused);
+        assert_eq!(
+            breaker.permit(start + Duration::from_secs(29)),
+            Permit::Refused
+        );
 
         let later = start + Duration::from_secs(30);
         assert_eq!(breaker.permit(later), Permit::Trial);
-        assert_eq!(breaker.permit(later), Permit::Refused, "one trial at a time");
+        assert_eq!(
+            breaker.permit(later),
+            Permit::Refused,
+            "one trial at a time"
+        );
         assert!(breaker.record_failure(later), "a failed trial re-opens it");
-        assert_eq!(breaker.permit(later + Duration::from_secs(1)), Permit::Refused);
+        assert_eq!(
+            breaker.permit(later + Duration::from_secs(1)),
+            Permit::Refused
+        );
 
         let much_later = later + Duration::from_secs(30);
+        assert_eq!(breaker.permit(much_later), Permit::Trial);
+        // A trial that was cancelled frees the slot: the next call is the trial.
+        breaker.release_trial();
         assert_eq!(breaker.permit(much_later), Permit::Trial);
         breaker.record_success();
         assert_eq!(breaker.permit(much_later), Permit::Call);
