@@ -222,7 +222,27 @@ async fn an_unreadable_note_fails_and_is_parked_for_an_operator() {
             .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: true })
             .await
             .unwrap();
-        if parked.is_some() {
+        if let Some(parked) = parked {
+            // With the reason an operator reads, and no word of the note.
+            let headers = parked.properties.headers().clone().unwrap_or_default();
+            let header = |name: &str| {
+                headers
+                    .inner()
+                    .get(name)
+                    .map(|value| match value {
+                        lapin::types::AMQPValue::LongString(text) => {
+                            String::from_utf8_lossy(text.as_bytes()).into_owned()
+                        }
+                        other => format!("{other:?}"),
+                    })
+                    .unwrap_or_default()
+            };
+            assert!(header("x-death-reason").contains("poison"), "{headers:?}");
+            assert!(
+                header("x-hospital-error").contains("envelope did not open"),
+                "{headers:?}"
+            );
+            assert!(!String::from_utf8_lossy(&parked.data).contains("amoxicillin"));
             break;
         }
         assert!(
