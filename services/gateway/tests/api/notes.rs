@@ -42,12 +42,23 @@ async fn declare(configs: &[ConsumerConfig]) {
 }
 
 async fn spawn_flow() -> Flow {
-    spawn_flow_with(None).await
+    spawn_flow_with(|_| {}).await
 }
 
-/// The whole flow; the llm-worker asks `model` when given one, else reads notes offline.
+/// The llm-worker asks `model` instead of reading notes offline.
+fn asking(model: &FakeModel) -> impl FnOnce(&mut hospital_llm_worker::Settings) {
+    let base_url = model.base_url();
+    move |worker| {
+        worker.extraction.provider = "openai".into();
+        worker.extraction.base_url = base_url;
+    }
+}
+
+/// The whole flow, with the llm-worker's settings as `configure_worker` leaves them.
 #[allow(clippy::too_many_lines)]
-async fn spawn_flow_with(model: Option<&FakeModel>) -> Flow {
+async fn spawn_flow_with(
+    configure_worker: impl FnOnce(&mut hospital_llm_worker::Settings),
+) -> Flow {
     let id = unique_name("flow");
     let exchange = format!("test.{id}");
     let keys = format!(
@@ -99,10 +110,7 @@ async fn spawn_flow_with(model: Option<&FakeModel>) -> Flow {
     worker.events.exchange.clone_from(&exchange);
     worker.events.queue_prefix = format!("{exchange}.llm");
     worker.crypto.keys.clone_from(&keys);
-    if let Some(model) = model {
-        worker.extraction.provider = "openai".into();
-        worker.extraction.base_url = model.base_url();
-    }
+    configure_worker(&mut worker);
 
     let mut reminders = hospital_reminder_service::Settings::default();
     reminders.http.port = 0;
@@ -207,6 +215,23 @@ impl Flow {
         )
     }
 
+    /// A doctor and a patient who has chosen them: (doctor's token, patient's id, patient's
+    /// token).
+    async fn patient_with_doctor(&self) -> (String, String, String) {
+        let (doctor_id, doctor) = self.signup("doctor").await;
+        let (patient_id, patient) = self.signup("patient").await;
+        let response = self
+            .client
+            .put(self.url("/patients/me/doctor"))
+            .bearer_auth(&patient)
+            .json(&json!({"doctor_id": doctor_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        (doctor, patient_id, patient)
+    }
+
     async fn get(&self, token: &str, path: &str) -> Value {
         let response = self
             .client
@@ -264,17 +289,7 @@ const WITHIN: Duration = Duration::from_secs(15);
 #[tokio::test]
 async fn a_note_written_at_the_gateway_becomes_the_patients_checklist_plan_and_reminders() {
     let flow = spawn_flow().await;
-    let (doctor_id, doctor) = flow.signup("doctor").await;
-    let (patient_id, patient) = flow.signup("patient").await;
-    let response = flow
-        .client
-        .put(flow.url("/patients/me/doctor"))
-        .bearer_auth(&patient)
-        .json(&json!({"doctor_id": doctor_id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let (doctor, patient_id, patient) = flow.patient_with_doctor().await;
 
     let first = flow
         .write_note(
@@ -347,17 +362,7 @@ async fn a_note_written_at_the_gateway_becomes_the_patients_checklist_plan_and_r
 #[tokio::test]
 async fn a_note_travels_through_the_gateway_with_the_sizes_the_api_promises() {
     let flow = spawn_flow().await;
-    let (doctor_id, doctor) = flow.signup("doctor").await;
-    let (patient_id, patient) = flow.signup("patient").await;
-    let response = flow
-        .client
-        .put(flow.url("/patients/me/doctor"))
-        .bearer_auth(&patient)
-        .json(&json!({"doctor_id": doctor_id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let (doctor, patient_id, patient) = flow.patient_with_doctor().await;
 
     let notes = flow.url(&format!("/patients/{patient_id}/notes"));
     // The longest note in the widest characters: 20,000 four-byte characters, about 80 KB.
@@ -397,18 +402,8 @@ async fn a_model_reads_the_notes_and_the_late_steps_of_an_older_note_change_noth
         Duration::from_secs(3),
         Box::new(Reply::Honest),
     )]);
-    let flow = spawn_flow_with(Some(&model)).await;
-    let (doctor_id, doctor) = flow.signup("doctor").await;
-    let (patient_id, patient) = flow.signup("patient").await;
-    let response = flow
-        .client
-        .put(flow.url("/patients/me/doctor"))
-        .bearer_auth(&patient)
-        .json(&json!({"doctor_id": doctor_id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let flow = spawn_flow_with(asking(&model)).await;
+    let (doctor, patient_id, patient) = flow.patient_with_doctor().await;
 
     let older = flow
         .write_note(
@@ -564,7 +559,7 @@ fn postgres_rows(url: &str) -> Vec<u8> {
 async fn the_words_of_a_note_are_nowhere_in_clear_on_the_broker_in_redis_or_in_postgres() {
     let marker = format!("zebra{}", uuid::Uuid::new_v4().simple());
     let model = FakeModel::start(ProviderKind::OpenAi, Reply::Honest);
-    let flow = spawn_flow_with(Some(&model)).await;
+    let flow = spawn_flow_with(asking(&model)).await;
     // Sees every message of the flow's exchange.
     let observer =
         hospital_events::QueueSpec::new(format!("{}.observer", flow.redis_prefix), ["#"])
@@ -575,17 +570,7 @@ async fn the_words_of_a_note_are_nowhere_in_clear_on_the_broker_in_redis_or_in_p
         .await
         .unwrap();
 
-    let (doctor_id, doctor) = flow.signup("doctor").await;
-    let (patient_id, patient) = flow.signup("patient").await;
-    let response = flow
-        .client
-        .put(flow.url("/patients/me/doctor"))
-        .bearer_auth(&patient)
-        .json(&json!({"doctor_id": doctor_id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let (doctor, patient_id, patient) = flow.patient_with_doctor().await;
     let note = flow
         .write_note(
             &doctor,
