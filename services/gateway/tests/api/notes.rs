@@ -628,3 +628,70 @@ async fn the_words_of_a_note_are_nowhere_in_clear_on_the_broker_in_redis_or_in_p
     flow.stop_and_clean().await;
     model.stop().await;
 }
+
+#[tokio::test]
+async fn a_note_the_llm_worker_cannot_open_becomes_failed_and_is_parked() {
+    // The worker holds other keys than the notes-service (a rotation gone wrong).
+    let other_keys = format!(
+        "k9:{}",
+        hospital_crypto::Keyring::generate_key().unwrap().as_str()
+    );
+    let flow = spawn_flow_with(|worker| worker.crypto.keys = other_keys).await;
+    let (doctor, patient_id, patient) = flow.patient_with_doctor().await;
+    let note = flow
+        .write_note(
+            &doctor,
+            &patient_id,
+            "Take amoxicillin 500 mg three times a day for 7 days.",
+        )
+        .await;
+    let note_path = format!("/patients/{patient_id}/notes/{note}");
+    let failed = eventually(WITHIN, "the note failed", || async {
+        let note = flow.get(&doctor, &note_path).await;
+        (note["status"] == "failed").then_some(note)
+    })
+    .await;
+    assert_eq!(failed["failure_code"], "note_unreadable", "{failed}");
+    assert!(
+        failed["failure_reason"].as_str().unwrap().len() > 20,
+        "{failed}"
+    );
+    // The patient has no steps from it.
+    let steps = flow
+        .get(
+            &patient,
+            &format!("/patients/{patient_id}/actionable-steps"),
+        )
+        .await;
+    assert_ne!(steps["note_id"], note.as_str(), "{steps}");
+
+    // The message waits for an operator in the llm-worker's dead-letter queue.
+    let worker_queue = flow
+        .queues
+        .iter()
+        .find(|config| config.queue.name.contains(".llm."))
+        .unwrap();
+    let dead = worker_queue.dead_queue();
+    let connection =
+        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    eventually(WITHIN, "the note.submitted parked", || async {
+        let queue = channel
+            .queue_declare(
+                dead.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..lapin::options::QueueDeclareOptions::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        (queue.message_count() == 1).then_some(())
+    })
+    .await;
+    let _ = connection.close(200, "done".into()).await;
+    flow.stop_and_clean().await;
+}
