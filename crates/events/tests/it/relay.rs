@@ -235,25 +235,13 @@ async fn an_event_that_must_reach_its_consumer_waits_in_the_outbox_until_its_que
     let store = Arc::new(MemoryOutbox::default());
     let message = outbox_message();
     store.insert(message.clone());
-    let relay = OutboxRelay::new(RelayConfig {
-        min_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(100),
-        ..RelayConfig::default()
-    });
-    let (wake, cancel) = (Arc::new(Notify::new()), CancellationToken::new());
-    let task = tokio::spawn({
-        let (store, publisher, wake, cancel) = (
-            store.clone(),
-            publisher.clone(),
-            wake.clone(),
-            cancel.clone(),
-        );
-        async move {
-            relay
-                .run_until_cancelled(&store, &publisher, &wake, &cancel)
-                .await;
-        }
-    });
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(OutboxRelay::run(
+        store.clone(),
+        publisher.clone(),
+        Arc::new(Notify::new()),
+        cancel.clone(),
+    ));
 
     // No queue is bound: the broker returns the message, and the outbox keeps it.
     eventually(Duration::from_secs(5), "several returned attempts", || {
