@@ -1,8 +1,36 @@
 //! Running an HTTP server until asked to stop: SIGTERM or Ctrl-C cancels one token,
 //! the server stops accepting, finishes in-flight requests and returns.
 
+use std::net::TcpListener;
+
 use actix_web::dev::Server;
 use tokio_util::sync::CancellationToken;
+
+use crate::settings::HttpSettings;
+
+/// The service's address could not be listened on.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot bind {address}: {source}")]
+pub struct BindError {
+    pub address: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Listens on the service's host and port (port 0 picks a free one, as tests do) and says
+/// which port it got.
+pub fn bind(http: &HttpSettings) -> Result<(TcpListener, u16), BindError> {
+    let address = format!("{}:{}", http.host, http.port);
+    let listener = TcpListener::bind(&address).map_err(|source| BindError {
+        address: address.clone(),
+        source,
+    })?;
+    let port = listener
+        .local_addr()
+        .map_err(|source| BindError { address, source })?
+        .port();
+    Ok((listener, port))
+}
 
 /// Cancels `token` on SIGTERM or SIGINT.
 pub fn cancel_on_signal(token: CancellationToken) {

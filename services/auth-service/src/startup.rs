@@ -1,6 +1,5 @@
 //! Builds the auth-service from its settings: database, keys, broker, HTTP server.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +29,8 @@ use crate::tokens::TokenIssuer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Listen(#[from] hospital_platform::server::BindError),
     #[error("database: {0}")]
     Database(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -133,15 +134,7 @@ impl Application {
         );
         let metrics = web::Data::new(HttpMetrics::new("auth-service"));
 
-        let address = format!("{}:{}", settings.http.host, settings.http.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
+        let (listener, port) = hospital_platform::server::bind(&settings.http)?;
 
         let body_limit = settings.http.body_limit_bytes;
         let mut server = HttpServer::new(move || {

@@ -1,7 +1,6 @@
 //! Builds the llm-worker from its settings: the `note.submitted` consumer and the HTTP
 //! server of its probes and metrics.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +30,8 @@ pub const SERVICE: &str = "llm-worker";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Listen(#[from] hospital_platform::server::BindError),
     #[error("the keyring does not load: {0}")]
     Keys(#[from] hospital_crypto::KeyringError),
     #[error("the provider's client: {0}")]
@@ -106,15 +107,7 @@ impl Application {
                 .with(Arc::new(consuming)),
         );
         let metrics = web::Data::new(http_metrics);
-        let address = format!("{}:{}", settings.http.host, settings.http.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
+        let (listener, port) = hospital_platform::server::bind(&settings.http)?;
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(request_context))

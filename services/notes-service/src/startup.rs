@@ -2,7 +2,6 @@
 //! the HTTP server.
 
 use std::future::Future;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +37,8 @@ pub const SERVICE: &str = "notes-service";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Listen(#[from] hospital_platform::server::BindError),
     #[error("the note store: {0}")]
     Store(#[from] StoreError),
     #[error("the keyring does not load: {0}")]
@@ -201,15 +202,7 @@ impl Application {
             outbox_wake,
         });
 
-        let address = format!("{}:{}", settings.http.host, settings.http.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
+        let (listener, port) = hospital_platform::server::bind(&settings.http)?;
         let body_limit = settings.http.body_limit_bytes;
         let mut server = HttpServer::new(move || {
             // One pool per worker: its connections are driven on the worker's own runtime.

@@ -1,7 +1,6 @@
 //! Builds the reminder-service from its settings: Redis, the event consumers, the HTTP server.
 
 use std::future::Future;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +36,8 @@ pub const SERVICE: &str = "reminder-service";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Listen(#[from] hospital_platform::server::BindError),
     #[error(transparent)]
     Redis(#[from] StoreError),
     #[error("the keyring does not load: {0}")]
@@ -140,15 +141,7 @@ impl Application {
         let broker = broker_config(&settings);
         let shutdown = CancellationToken::new();
 
-        let address = format!("{}:{}", settings.http.host, settings.http.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
+        let (listener, port) = hospital_platform::server::bind(&settings.http)?;
 
         let publisher = Arc::new(Publisher::new(broker.clone()));
         let reminders = settings.reminders.clone();
