@@ -11,6 +11,7 @@
 #![allow(clippy::many_single_char_names)]
 
 use crate::lexicon::undotted;
+use crate::sig;
 use crate::tokens::{Kind, View};
 
 /// One frequency expression and the tokens it covers.
@@ -158,19 +159,20 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
     let u = undotted(w);
     // Single-token shorthand.
     let single = match u.as_ref() {
-        "od" | "qd" | "daily" | "everyday" | "qday" | "dly" => Some(Freq::PerDay(1)),
-        "bd" | "bid" | "bds" => Some(Freq::PerDay(2)),
-        "tds" | "tid" => Some(Freq::PerDay(3)),
-        "qds" | "qid" => Some(Freq::PerDay(4)),
-        "qod" | "eod" => Some(Freq::EveryHours(48)),
-        "weekly" | "qw" | "qwk" => Some(Freq::EveryHours(168)),
+        // English words; the abbreviations are in the sig table.
+        "weekly" => Some(Freq::EveryHours(168)),
         "fortnightly" => Some(Freq::EveryHours(336)),
         "monthly" => Some(Freq::EveryHours(720)),
         "hourly" => Some(Freq::EveryHours(1)),
-        "mane" | "qam" | "om" => Some(Freq::Cue(MORNING)),
-        "nocte" | "nightly" | "qhs" | "qn" | "hs" => Some(Freq::Cue(NIGHT)),
-        "qpm" => Some(Freq::Cue(EVENING)),
-        _ => None,
+        "nightly" => Some(Freq::Cue(NIGHT)),
+        // "am"/"pm" are times of day only where introduced (below).
+        "am" | "pm" => None,
+        // "1 gtt OD bid": before another frequency, OD is the right eye.
+        "od" if names_frequency(v, i + 1) => None,
+        other => match sig::meaning(other) {
+            Some(sig::Meaning::Frequency(f)) => Some(f),
+            _ => None,
+        },
     };
     if let Some(f) = single {
         // "once daily" etc. are taken whole where the count stands; a lone "daily" is 1.
@@ -189,21 +191,37 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
         let mut end = i + 1;
         if open.is_some() {
             // "q4" "-" "6" "h" or "q4" "h"
-            if v.w(end) == "-" && v.int(end + 1).is_some() {
-                end += 2;
+            // A range ("q4-6h") is read as its longer interval: the fewer doses.
+            let mut n = n;
+            if v.w(end) == "-" {
+                if let Some(m) = v.int(end + 1) {
+                    n = n.max(m);
+                    end += 2;
+                }
             }
             if !v.is_any(end, &["h", "hr", "hrs", "hrly", "hourly", "hours"]) {
                 return None;
             }
             end += 1;
+            return (n > 0).then_some((Freq::EveryHours(n), end));
         }
         return (n > 0).then_some((Freq::EveryHours(n), end));
     }
     if w == "q" {
+        // "q 6 h", "q 4-6 hours"
         if let Some(n) = v.int(i + 1) {
-            if v.is_any(i + 2, &["h", "hr", "hrs", "hrly", "hourly", "hours"]) && n > 0 {
-                return Some((Freq::EveryHours(n), i + 3));
+            let (n, j) = if v.w(i + 2) == "-" && v.int(i + 3).is_some() {
+                (n.max(v.int(i + 3).unwrap_or(n)), i + 4)
+            } else {
+                (n, i + 2)
+            };
+            if v.is_any(j, &["h", "hr", "hrs", "hrly", "hourly", "hours"]) && n > 0 {
+                return Some((Freq::EveryHours(n), j + 1));
             }
+        }
+        // "q hs", "q am", "q d", "q wk"
+        if let Some(f) = sig::spaced_q(&undotted(v.w(i + 1))) {
+            return Some((f, i + 2));
         }
     }
     // Counted: "once daily", "twice a day", "3 times a day", "3x daily", "three times weekly".
@@ -262,8 +280,13 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
         let (n, k) = match v.qty(j) {
             Some(n) if !matches!(v.w(j), "a" | "an") && mult == 1 => {
                 let mut k = j + 1;
-                if v.is_any(k, &["-", "to", "or"]) && v.qty(k + 1).is_some() {
-                    k += 2;
+                let mut n = n;
+                // "every 4-6 hours": the longer interval, as for "q4-6h".
+                if v.is_any(k, &["-", "to", "or"]) {
+                    if let Some(m) = v.qty(k + 1) {
+                        n = n.max(m);
+                        k += 2;
+                    }
                 }
                 (n, k)
             }
@@ -377,6 +400,15 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
         }
     }
     None
+}
+
+/// Whether a frequency abbreviation or word stands at `i` ("bid", "q6h", "daily", "twice").
+fn names_frequency(v: View<'_, '_>, i: usize) -> bool {
+    let u = undotted(v.w(i));
+    matches!(sig::meaning(&u), Some(sig::Meaning::Frequency(_)))
+        || q_hours(&u).is_some()
+        || matches!(u.as_ref(), "once" | "twice" | "daily" | "every" | "q")
+        || (v.qty(i).is_some() && v.is_any(i + 1, &["times", "x"]))
 }
 
 /// "Monday, Wednesday and Friday" from the first weekday at `k`.

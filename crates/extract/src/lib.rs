@@ -37,6 +37,7 @@ mod frequency;
 mod lexicon;
 mod pipeline;
 mod sentences;
+mod sig;
 mod titles;
 mod tokens;
 

@@ -167,8 +167,19 @@ fn read_sentence(
     let mut prev_steps: Vec<usize> = Vec::new();
     let mut prev_flags = Flags::default();
     let mut conditional = false;
+    // "Amoxicillin 500 mg capsule: 1 cap po tid": the medicine the directions are about.
+    let mut label: Option<Label> = None;
     for (k, clause) in clauses.iter().enumerate() {
         let v = View::new(doc, clause.start, clause.end);
+        if clauses.get(k + 1).is_some_and(|c| c.join == Join::Colon) {
+            if let Some(l) = Label::read(v) {
+                ctx.last_medicine = Some(l.subject(""));
+                label = Some(l);
+                prev_subjects.clear();
+                prev_referable = false;
+                continue;
+            }
+        }
         if clause.join == Join::Semicolon {
             conditional = false;
         }
@@ -333,6 +344,8 @@ fn read_sentence(
             let strength = first_strength(sv, seg.mention.as_ref());
             let subjects_for_seg: Vec<Subject> = if let Some(m) = &seg.mention {
                 vec![medicine(cv, m, head)]
+            } else if let Some(l) = label.as_ref().filter(|_| directs_label(head)) {
+                vec![l.subject(head)]
             } else {
                 let first_consumed = first_consumed(&freq, &times, &durs, cstart, clause.end);
                 let consumed = consumed_mask(v, &freq, &times, &durs);
@@ -477,6 +490,108 @@ fn read_sentence(
         }
         prev_flags = flags;
     }
+}
+
+/// The medicine a prescription label names before its directions: "Metoprolol succinate
+/// ER 50 mg tablet", "Advair Diskus 250/50 mcg inhalation powder", "Olive oil ear drops",
+/// "Symbicort (budesonide/formoterol) 160/4.5 mcg inhaler".
+struct Label {
+    /// The name as written, up to its strength, form, route or a bracket.
+    name: String,
+    strength: Option<String>,
+    /// The whole label, lowercase, for the verb its form calls for.
+    words: String,
+}
+
+/// Words that end a label's name: what follows is its form or release.
+const LABEL_NAME_ENDS: &[&str] = &[
+    "chewable", "cleanser", "delayed", "delayed-release", "disintegrating", "dr", "extended",
+    "hfa", "inhalation", "modified", "modified-release", "nebuliser", "nebulizer", "ophthalmic",
+    "orally", "otic", "prefilled", "release", "skin", "sublingual", "transdermal", "vaginal",
+    "vial", "xr",
+];
+
+impl Label {
+    fn read(v: View<'_, '_>) -> Option<Label> {
+        let len = v.end - v.start;
+        if !(1..=24).contains(&len)
+            || is_admin_verb(v.w(v.start))
+            || is_checklist_verb(v.w(v.start))
+            || crate::lexicon::is_imperative(v.w(v.start))
+            || !frequency::scan(v).hits.is_empty()
+            || !clock::scan(v).is_empty()
+            || !duration::scan(v).is_empty()
+        {
+            return None;
+        }
+        let strength_at = (v.start..v.end).find(|&i| drugs::strength_at(v, i).is_some());
+        let names_medicine = strength_at.is_some()
+            || !drugs::find(v).is_empty()
+            || (v.start..v.end).any(|i| is_form(v.w(i)));
+        if !names_medicine {
+            return None;
+        }
+        // The name: words (and glued "-", "/" joining them) up to a number, a form, a
+        // release word or a bracket.
+        let mut end = v.start;
+        let mut words = 0;
+        while end < v.end && words < 6 {
+            let w = v.w(end);
+            let joins = matches!(w, "-" | "/") && v.glued(end) && v.glued(end + 1) && end > v.start;
+            let word = v.kind(end) == Some(Kind::Word)
+                && !is_form(w)
+                && !LABEL_NAME_ENDS.contains(&w)
+                && !is_strength_unit(w);
+            let glued_part = end > v.start && v.glued(end) && matches!(v.w(end - 1), "-" | "/");
+            if joins || word || glued_part {
+                if word && !v.glued(end) {
+                    words += 1;
+                }
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        while end > v.start && matches!(v.w(end - 1), "-" | "/") {
+            end -= 1;
+        }
+        if end == v.start {
+            return None;
+        }
+        let mut name = v.doc.slice(v.start, end - 1).to_string();
+        if name.chars().skip(1).all(|c| !c.is_uppercase()) {
+            name = lower_first(&name);
+        }
+        let strength = strength_at
+            .and_then(|i| Some((i, drugs::strength_at(v, i)?)))
+            .map(|(i, e)| v.doc.slice(i, e - 1).to_string());
+        Some(Label {
+            name,
+            strength,
+            words: v.doc.slice(v.start, v.end - 1).to_ascii_lowercase(),
+        })
+    }
+
+    fn subject(&self, head: &str) -> Subject {
+        let verb = titles::medicine_verb(head, &self.words);
+        let phrase = match &self.strength {
+            Some(s) => format!("{} {s}", self.name),
+            None => self.name.clone(),
+        };
+        Subject::Medicine {
+            verb,
+            name: self.name.clone(),
+            phrase,
+            has_strength: self.strength.is_some(),
+        }
+    }
+}
+
+/// Whether directions after a label, opening with `head`, are about the label's medicine:
+/// "1 tab po bid", "apply…", "inject…", "2 gtt OU…" are; "rinse mouth after use", "remove
+/// the buildup weekly" are an action of their own.
+fn directs_label(head: &str) -> bool {
+    is_admin_verb(head) || !crate::lexicon::is_imperative(head) && !is_checklist_verb(head)
 }
 
 fn medicine(cv: View<'_, '_>, m: &drugs::Mention, head: &str) -> Subject {

@@ -301,13 +301,30 @@ fn tokenize(text: &str) -> Vec<Token> {
             k += 1;
             Kind::Punct
         };
-        toks.push(Token {
-            start: byte(start),
-            end: byte(k),
-            kind,
-            glued,
-            newlines_before: newlines,
-        });
+        let (from, to) = (byte(start), byte(k));
+        let cuts = if kind == Kind::Word {
+            crate::sig::cuts(&text[from..to])
+        } else {
+            Vec::new()
+        };
+        // Shorthand written without spaces ("bidx10") is read as its parts, glued.
+        let mut part_start = from;
+        for cut in cuts.into_iter().map(|c| from + c).chain([to]) {
+            let part = &text[part_start..cut];
+            let part_kind = if part.bytes().all(|b| b.is_ascii_digit()) {
+                Kind::Number
+            } else {
+                kind
+            };
+            toks.push(Token {
+                start: part_start,
+                end: cut,
+                kind: part_kind,
+                glued: glued || part_start > from,
+                newlines_before: if part_start > from { 0 } else { newlines },
+            });
+            part_start = cut;
+        }
         newlines = 0;
         glued = true;
     }
@@ -330,6 +347,10 @@ mod tests {
         assert_eq!(
             words("1.5 ml at 08:00, 20,000 units"),
             ["1.5", "ml", "at", "08:00", ",", "20,000", "units"]
+        );
+        assert_eq!(
+            words("1 tab po bidx10 days prnas needed"),
+            ["1", "tab", "po", "bid", "x", "10", "days", "prn", "as", "needed"]
         );
         assert_eq!(
             words("q6h 8am X-ray don't"),
