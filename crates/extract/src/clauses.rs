@@ -9,8 +9,11 @@
 
 use std::ops::Range;
 
-use crate::lexicon::{is_admin_verb, is_checklist_verb, is_imperative};
-use crate::tokens::{Doc, View};
+use crate::lexicon::{
+    is_admin_verb, is_checklist_verb, is_count_unit, is_form, is_imperative, is_strength_unit,
+};
+use crate::tokens::{Doc, Kind, View};
+use crate::{duration, frequency};
 
 /// How a clause is joined to the one before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +62,47 @@ fn opens_after_comma(v: View<'_, '_>, i: usize) -> bool {
                 | "keep"
                 | "continue"
         )
+}
+
+/// Words that open a new instruction even with no comma before them.
+fn opens_run_on(w: &str) -> bool {
+    is_admin_verb(w)
+        || is_checklist_verb(w)
+        || is_imperative(w)
+        || matches!(w, "please" | "inform" | "notify" | "patient" | "pt" | "instr")
+}
+
+/// How far back a schedule or duration ending at a boundary is looked for.
+const LOOK_BACK: usize = 8;
+
+/// A frequency or a duration ends right before `i` ("… once a day | take …").
+fn schedule_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
+    let back = View::new(v.doc, i.saturating_sub(LOOK_BACK).max(start), i);
+    frequency::scan(back).hits.iter().any(|h| h.end == i)
+        || crate::clock::scan(back).iter().any(|h| h.end == i)
+        || duration_ends_at(v, start, i)
+}
+
+/// A duration ends right before `i`, or before the comma at `i - 1`.
+fn duration_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
+    let end = if v.w(i - 1) == "," { i - 1 } else { i };
+    let back = View::new(v.doc, end.saturating_sub(LOOK_BACK).max(start), end);
+    duration::scan(back)
+        .iter()
+        .any(|h| h.end == end && h.value.is_some() && !h.bare)
+}
+
+/// A dose opens at `i`: "1/2 po", "3 tabs", "two tablets", "2.5 ml".
+pub(crate) fn starts_dose(v: View<'_, '_>, i: usize) -> bool {
+    let quantity = v.kind(i) == Some(Kind::Number) || crate::lexicon::number_word(v.w(i)).is_some();
+    let next = v.w(i + 1);
+    quantity
+        && !matches!(v.w(i), "a" | "an")
+        && (is_count_unit(next)
+            || is_form(next)
+            || is_strength_unit(next)
+            || matches!(crate::sig::meaning(next), Some(crate::sig::Meaning::Route | crate::sig::Meaning::DoseUnit))
+            || matches!(next, "by" | "orally" | "tab" | "tabs" | "cap" | "caps"))
 }
 
 pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
@@ -111,6 +155,23 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
             }
             "," | "(" if i > start && next != "then" && opens_after_comma(v, i + 1) => {
                 Some((i, i + 1, Join::Comma))
+            }
+            // A limit is its own clause: "twice daily -- max 2 tabs/day", "at bedtime
+            // maximum daily dose 2 mg", "do not exceed 4 g".
+            "max" | "maximum" | "mdd" if i > start => Some((i, i, Join::Comma)),
+            "do" if i > start && next == "not" && v.w(i + 2) == "exceed" => {
+                Some((i, i, Join::Comma))
+            }
+            // Run-on directions: a new instruction right after a schedule ("once a day
+            // take 2 tablets on day 1", "in the morning rinse mouth after use").
+            _ if i > start && opens_run_on(w) && schedule_ends_at(v, start, i) => {
+                Some((i, i, Join::Comma))
+            }
+            // A taper's next phase: a dose right after a duration ("1 po bid x 3 days 1/2 po
+            // bid x 3 days", "4 tabs x2d, 3 tabs x2d").
+            _ if i > start && starts_dose(v, i) && duration_ends_at(v, start, i) => {
+                let end = if v.w(i - 1) == "," { i - 1 } else { i };
+                Some((end, i, Join::Then))
             }
             _ => None,
         };

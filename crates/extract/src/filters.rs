@@ -239,7 +239,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             | "can" | "could" => f.as_needed = true,
             "as" if matches!(
                 next,
-                "needed" | "required" | "necessary" | "directed" | "req" | "reqd"
+                "needed" | "required" | "necessary" | "req" | "reqd"
             ) =>
             {
                 f.as_needed = true;

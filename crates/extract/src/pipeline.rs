@@ -169,6 +169,7 @@ fn read_sentence(
     let mut conditional = false;
     // "Amoxicillin 500 mg capsule: 1 cap po tid": the medicine the directions are about.
     let mut label: Option<Label> = None;
+    let mut prev_schedule: Option<Schedule> = None;
     for (k, clause) in clauses.iter().enumerate() {
         let v = View::new(doc, clause.start, clause.end);
         if clauses.get(k + 1).is_some_and(|c| c.join == Join::Colon) {
@@ -387,10 +388,37 @@ fn read_sentence(
                     }
                 }
             };
+            // A taper's phase with no frequency of its own ("3 tabs x2d") keeps the one
+            // before it, or is once a day.
+            let in_phases = clause.join == Join::Then
+                || clauses.get(k + 1).is_some_and(|c| c.join == Join::Then);
+            let phase_schedule = (seg.schedule.is_none()
+                && clause.join == Join::Then
+                && seg.duration.is_some_and(|d| d.value.is_some())
+                && clauses::starts_dose(v, cstart.max(seg.start))
+                && subjects_for_seg
+                    .iter()
+                    .any(|s| matches!(s, Subject::Medicine { .. })))
+            .then(|| prev_schedule.clone().or_else(|| Schedule::times_per_day(1).ok()))
+            .flatten();
+            let schedule = seg.schedule.as_ref().or(phase_schedule.as_ref());
+            // Phases of one medicine differ by their dose: "…, 4 tablets", "…, 3 tablets".
+            let phase_dose = if in_phases && strength.is_none() {
+                dose_phrase(sv, cstart.max(seg.start))
+            } else {
+                None
+            };
+            if let Some(s) = schedule {
+                prev_schedule = Some(s.clone());
+            }
             if !seg.flags.blocks() {
-                if let Some(schedule) = &seg.schedule {
+                if let Some(schedule) = schedule {
                     for subject in &subjects_for_seg {
-                        let Some(title) = Title::fit(&subject.title(strength.as_deref())) else {
+                        let mut title = subject.title(strength.as_deref());
+                        if let (Some(d), Subject::Medicine { .. }) = (&phase_dose, subject) {
+                            title = format!("{title}, {d}");
+                        }
+                        let Some(title) = Title::fit(&title) else {
                             continue;
                         };
                         let duration = match seg.duration {
@@ -490,6 +518,17 @@ fn read_sentence(
         }
         prev_flags = flags;
     }
+}
+
+/// The dose a phase opens with, as written: "4 tablets", "1/2", "2.5 ml".
+fn dose_phrase(v: View<'_, '_>, from: usize) -> Option<String> {
+    let i = (from..v.end.min(from + 4)).find(|&i| clauses::starts_dose(v, i))?;
+    let unit = v.w(i + 1);
+    let with_unit = is_count_unit(unit)
+        || is_form(unit)
+        || is_strength_unit(unit)
+        || matches!(crate::sig::meaning(unit), Some(crate::sig::Meaning::DoseUnit));
+    Some(v.doc.slice(i, if with_unit { i + 1 } else { i }).to_string())
 }
 
 /// The medicine a prescription label names before its directions: "Metoprolol succinate
