@@ -137,8 +137,15 @@ fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
         return None;
     }
     if is_drug(w) {
-        // "insulin glargine 10 units": the unknown second word is part of the name.
-        if name_like(v, i + 1) && strength_at(v, i + 2).is_some() {
+        // "insulin glargine 10 units", "insulin degludec (Tresiba)", "insulin aspart": the
+        // unknown second word is part of the name.
+        let after = v.w(i + 2);
+        if name_like(v, i + 1)
+            && (w == "insulin"
+                || strength_at(v, i + 2).is_some()
+                || after == "("
+                || (is_form(after) && !is_count_form(after)))
+        {
             return Some(i + 2);
         }
         return Some(i + 1);

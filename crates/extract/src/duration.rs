@@ -227,6 +227,12 @@ fn at(v: View<'_, '_>, i: usize) -> Option<Hit> {
                         | "an"
                         | "up"
                         | "to"
+                        | "about"
+                        | "approximately"
+                        | "approx"
+                        | "around"
+                        | "roughly"
+                        | "~"
                 )
             {
                 j += 1;
@@ -248,6 +254,19 @@ fn at(v: View<'_, '_>, i: usize) -> Option<Hit> {
             return hit(i, j + 1, &Amount::Days(days), false);
         }
         return None;
+    }
+    // A day of the course: "on day 1" is one day, "on days 2-5" four.
+    if matches!(w, "on" | "for") && matches!(v.w(i + 1), "day" | "days") {
+        if let Some(a) = v.int(i + 2) {
+            if v.is_any(i + 3, &["-", "to", "through", "thru"]) {
+                if let Some(b) = v.int(i + 4).filter(|&b| b >= a) {
+                    return hit(i, i + 5, &Amount::Days(b - a + 1), false);
+                }
+            }
+            if a <= 1 {
+                return hit(i, i + 3, &Amount::Days(1), false);
+            }
+        }
     }
     // "a fortnight", on its own.
     if matches!(w, "a" | "one") && v.w(i + 1) == "fortnight" {

@@ -389,7 +389,7 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
         ) || (prev == "the"
             && matches!(prev2, "in" | "at" | "with" | "before" | "after"))
             || (prev == "your" && matches!(prev2, "with" | "before" | "after"))
-            || (prev == "/" && cue(prev2).is_some());
+            || (matches!(prev, "/" | ",") && cue(prev2).is_some());
         let am_pm = matches!(w, "am" | "a.m" | "pm" | "p.m");
         if am_pm && v.kind(i.wrapping_sub(1)) == Some(Kind::Number) {
             return None;

@@ -98,9 +98,9 @@ pub(crate) fn is_drug_head(w: &str) -> bool {
 /// Dosage forms and routes that belong to a medicine's name in a title.
 #[rustfmt::skip]
 const FORMS: &[&str] = &[
-    "caplet", "caplets", "capsule", "capsules", "cream", "drop", "drops", "ear", "ec", "elixir",
+    "balm", "caplet", "caplets", "capsule", "capsules", "cream", "drop", "drops", "ear", "ec", "elixir",
     "enema", "er", "eye", "foam", "gel", "granules", "inhaler", "injection", "la", "linctus",
-    "liquid", "lotion", "lozenge", "lozenges", "m/r", "mouthwash", "mr", "nasal", "nebules",
+    "lip", "liquid", "lotion", "lozenge", "lozenges", "m/r", "mouthwash", "mr", "nasal", "nebules",
     "ointment", "oral", "paste", "patch", "patches", "pen", "pessaries", "pessary", "powder",
     "sachet", "sachets", "shampoo", "solution", "spray", "sr", "suppositories", "suppository",
     "suspension", "syrup", "tab", "tablet", "tablets", "tabs", "topical", "wash", "xl",
@@ -132,9 +132,12 @@ const STRENGTH_UNITS: &[&str] = &[
 /// Units that count what is taken ("2 puffs", "4 drops").
 #[rustfmt::skip]
 const COUNT_UNITS: &[&str] = &[
-    "application", "applications", "capsule", "capsules", "drop", "drops", "puff", "puffs",
-    "sachet", "sachets", "spoonful", "spoonfuls", "spray", "sprays", "tablet", "tablets", "tabs",
-    "teaspoon", "teaspoons",
+    "actuation", "actuations", "ampoule", "ampoules", "application", "applications", "applicator",
+    "applicatorful", "cap", "caps", "capful", "capsule", "capsules", "click", "clicks", "drop",
+    "drops", "gtt", "gtts", "inhalation", "inhalations", "packet", "packets", "pen", "pens",
+    "puff", "puffs", "pump", "pumps", "sachet", "sachets", "scoop", "scoops", "spoonful",
+    "spoonfuls", "spray", "sprays", "syringe", "syringes", "tab", "tablespoon", "tablespoons",
+    "tablet", "tablets", "tabs", "teaspoon", "teaspoons", "vial", "vials",
 ];
 
 pub(crate) fn is_strength_unit(w: &str) -> bool {

@@ -75,9 +75,11 @@ const GENERIC: &[&str] = &[
 const VAGUE_OBJECTS: &[&str] = &[
     "a",
     "an",
+    "another",
     "appointment",
     "appointments",
     "it",
+    "new",
     "one",
     "that",
     "the",
@@ -86,6 +88,7 @@ const VAGUE_OBJECTS: &[&str] = &[
     "this",
     "those",
     "up",
+    "replacement",
     "your",
 ];
 
@@ -126,9 +129,24 @@ pub(crate) fn extract(note: &str) -> Steps {
             &mut plan,
         );
     }
+    // A line copied forward (the same sentence twice) asks for its steps once.
+    let mut seen_plan = HashSet::new();
+    let mut seen_items = HashSet::new();
+    checklist.retain(|c: &ChecklistItem| seen_items.insert((c.title.clone(), c.source.clone())));
     Steps {
         checklist,
-        plan: plan.into_iter().map(|p| p.step).collect(),
+        plan: plan
+            .into_iter()
+            .map(|p| p.step)
+            .filter(|s| {
+                seen_plan.insert((
+                    s.title.clone(),
+                    s.schedule.clone(),
+                    s.duration,
+                    s.source.clone(),
+                ))
+            })
+            .collect(),
     }
 }
 
@@ -393,7 +411,7 @@ fn read_sentence(
             let in_phases = clause.join == Join::Then
                 || clauses.get(k + 1).is_some_and(|c| c.join == Join::Then);
             let phase_schedule = (seg.schedule.is_none()
-                && clause.join == Join::Then
+                && in_phases
                 && seg.duration.is_some_and(|d| d.value.is_some())
                 && clauses::starts_dose(v, cstart.max(seg.start))
                 && subjects_for_seg
@@ -403,7 +421,7 @@ fn read_sentence(
             .flatten();
             let schedule = seg.schedule.as_ref().or(phase_schedule.as_ref());
             // Phases of one medicine differ by their dose: "…, 4 tablets", "…, 3 tablets".
-            let phase_dose = if in_phases && strength.is_none() {
+            let phase_dose = if in_phases && strength.is_none() && seg.mention.is_none() {
                 dose_phrase(sv, cstart.max(seg.start))
             } else {
                 None
@@ -872,6 +890,13 @@ const TESTS: &[&str] = &[
     "xray",
 ];
 
+/// What "complete …" must be about to be a one-time task (not "complete the course").
+const FORMS_TO_COMPLETE: &[&str] = &[
+    "assessment", "booklet", "chart", "diary", "form", "forms", "gad", "labs", "log",
+    "paperwork", "phq", "questionnaire", "questionnaires", "referral", "registration",
+    "survey", "test", "tests",
+];
+
 /// A one-time action: led by a checklist verb, "have … done", "make an appointment",
 /// or a passive "to be booked".
 fn is_checklist(
@@ -888,6 +913,18 @@ fn is_checklist(
     // A verb alone ("Schedule:" as a heading) is no task.
     let has_object = (cstart + 1..v.end)
         .any(|i| v.kind(i) == Some(Kind::Word) || v.kind(i) == Some(Kind::Number));
+    // "contact-lens wearer", "Phone consult", "Telephone consultation with…": nouns.
+    let noun_use = (v.w(cstart + 1) == "-" && v.glued(cstart + 1))
+        || (matches!(head, "phone" | "telephone" | "call" | "email" | "video")
+            && matches!(
+                v.w(cstart + 1),
+                "consult" | "consultation" | "review" | "call" | "appointment" | "follow"
+                    | "follow-up" | "summary" | "encounter" | "visit" | "contact" | "from"
+                    | "with" | "today" | "note" | "notes"
+            ));
+    if noun_use {
+        return false;
+    }
     if is_checklist_verb(head) {
         return (has_object || in_context) && !(head == "repeat" && scheduled);
     }
@@ -895,8 +932,14 @@ fn is_checklist(
     if head == "recheck" || (head == "re" && v.w(cstart + 1) == "-" && v.w(cstart + 2) == "check") {
         return !scheduled;
     }
+    let cued = freq.cue_count() > 0;
     match head {
-        "have" | "go" | "check" => !scheduled && mentions_any(TESTS),
+        "have" | "go" | "check" => !scheduled && !cued && mentions_any(TESTS),
+        // Less common one-off verbs, with what they must be about.
+        "bring" | "photograph" | "photo" | "upload" => has_object && !scheduled,
+        "drop" => v.w(cstart + 1) == "off" && !scheduled,
+        "ask" => !scheduled && mentions_any(&["for"]),
+        "complete" => !scheduled && mentions_any(FORMS_TO_COMPLETE),
         "make" => mentions_any(&["appointment", "booking"]),
         "sign" => v.w(cstart + 1) == "up",
         _ => {
