@@ -83,6 +83,14 @@ fn schedule_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
         || duration_ends_at(v, start, i)
 }
 
+/// A count a day or an interval (not a time of day) ends right before `i`.
+fn count_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
+    let back = View::new(v.doc, i.saturating_sub(LOOK_BACK).max(start), i);
+    frequency::scan(back).hits.iter().any(|h| {
+        h.end == i && matches!(h.freq, frequency::Freq::PerDay(_) | frequency::Freq::EveryHours(_))
+    })
+}
+
 /// A duration ends right before `i`, or before the comma at `i - 1`.
 fn duration_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
     let end = if v.w(i - 1) == "," { i - 1 } else { i };
@@ -95,7 +103,13 @@ fn duration_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
 /// A dose opens at `i`: "1/2 po", "3 tabs", "two tablets", "2.5 ml".
 pub(crate) fn starts_dose(v: View<'_, '_>, i: usize) -> bool {
     let quantity = v.kind(i) == Some(Kind::Number) || crate::lexicon::number_word(v.w(i)).is_some();
-    let next = v.w(i + 1);
+    // "1 extra inhalation", "2 more tablets"
+    let unit_at = if matches!(v.w(i + 1), "extra" | "more" | "additional" | "further") {
+        i + 2
+    } else {
+        i + 1
+    };
+    let next = v.w(unit_at);
     quantity
         && !matches!(v.w(i), "a" | "an")
         && (is_count_unit(next)
@@ -147,7 +161,9 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 }
                 let verb = v.w(k);
                 // "and ice the knee", "and call the clinic"; not "and 18:00", "and before dinner".
-                (is_imperative(verb) || is_checklist_verb(verb)).then_some((
+                // "1 inhalation bd and 1 extra inhalation prn": a second dose, its own clause.
+                let second_dose = starts_dose(v, i + 1) && count_ends_at(v, start, i);
+                (is_imperative(verb) || is_checklist_verb(verb) || second_dose).then_some((
                     if v.w(i - 1) == "," { i - 1 } else { i },
                     i + 1,
                     Join::And,

@@ -177,7 +177,7 @@ pub(crate) fn is_checklist_verb(w: &str) -> bool {
 /// Verbs that open a new instruction after "and" or ", " ("… and change the dressing").
 #[rustfmt::skip]
 const IMPERATIVES: &[&str] = &[
-    "administer", "apply", "arrange", "attend", "avoid", "book", "buy", "call", "cease", "change",
+    "administer", "apply", "arrange", "attend", "avoid", "book", "bring", "buy", "call", "cease", "change",
     "check", "chew", "clean", "collect", "commence", "contact", "continue", "cut", "discontinue",
     "dissolve", "do", "drink", "eat", "elevate", "email", "enrol", "enroll", "exercise", "gargle",
     "get", "give", "go", "hold", "ice", "increase", "inhale", "inject", "insert", "inspect",

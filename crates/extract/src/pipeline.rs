@@ -202,6 +202,16 @@ fn read_sentence(
         if clause.join == Join::Semicolon {
             conditional = false;
         }
+        // "5-7 days; let's do 7": the choice after a range is the course.
+        if let Some(days) = chosen_days(v) {
+            for t in &prev_steps {
+                if let Some(p) = plan.get_mut(*t) {
+                    p.step.duration = Duration::days(days).ok();
+                    p.duration_stated = true;
+                }
+            }
+            continue;
+        }
         let (cstart, narrative) = filters::content_start(v);
         let mut flags = filters::flags(v, cstart);
         flags.narrative |= narrative;
@@ -410,10 +420,26 @@ fn read_sentence(
             // before it, or is once a day.
             let in_phases = clause.join == Join::Then
                 || clauses.get(k + 1).is_some_and(|c| c.join == Join::Then);
+            // "take 2 tabs today, then…": a phase of one day.
+            let today = in_phases
+                && seg.schedule.is_none()
+                && seg.duration.is_none()
+                && (seg.start..seg.end).any(|i| matches!(v.w(i), "today" | "tonight" | "now"));
+            let seg_duration = if today {
+                Some(duration::Hit {
+                    at: seg.start,
+                    end: seg.start,
+                    value: Duration::days(1).ok(),
+                    bare: false,
+                })
+            } else {
+                seg.duration
+            };
             let phase_schedule = (seg.schedule.is_none()
                 && in_phases
-                && seg.duration.is_some_and(|d| d.value.is_some())
-                && clauses::starts_dose(v, cstart.max(seg.start))
+                && seg_duration.is_some_and(|d| d.value.is_some())
+                && (clauses::starts_dose(v, cstart.max(seg.start))
+                    || seg.mention.is_some_and(|m| drugs::has_strength(v, &m)))
                 && subjects_for_seg
                     .iter()
                     .any(|s| matches!(s, Subject::Medicine { .. })))
@@ -439,7 +465,7 @@ fn read_sentence(
                         let Some(title) = Title::fit(&title) else {
                             continue;
                         };
-                        let duration = match seg.duration {
+                        let duration = match seg_duration {
                             Some(d) => d.value,
                             // "repeat after 7 days": two applications in all.
                             None if repeat => Duration::occurrences(2).ok(),
@@ -463,7 +489,7 @@ fn read_sentence(
                                 duration,
                                 source: source.clone(),
                             },
-                            duration_stated: seg.duration.is_some(),
+                            duration_stated: seg_duration.is_some(),
                         });
                     }
                 }
@@ -536,6 +562,32 @@ fn read_sentence(
         }
         prev_flags = flags;
     }
+}
+
+/// "let's do 7", "we'll go with 10 days", "I'll make it 14": the days a prescriber settles
+/// on after giving a range.
+fn chosen_days(v: View<'_, '_>) -> Option<u32> {
+    let mut j = v.start;
+    match v.w(j) {
+        "let's" | "lets" | "let’s" | "we'll" | "we’ll" | "i'll" | "i’ll" => j += 1,
+        "we" | "i" if v.w(j + 1) == "will" => j += 2,
+        _ => return None,
+    }
+    if !matches!(v.w(j), "do" | "go" | "make" | "say" | "use" | "give" | "settle") {
+        return None;
+    }
+    j += 1;
+    while matches!(v.w(j), "with" | "for" | "it" | "on") {
+        j += 1;
+    }
+    let n = v.int(j)?;
+    let days = match v.w(j + 1) {
+        "week" | "weeks" => n.checked_mul(7)?,
+        "month" | "months" => n.checked_mul(30)?,
+        "" | "." | "day" | "days" | "d" => n,
+        _ => return None,
+    };
+    (days > 0).then_some(days)
 }
 
 /// The dose a phase opens with, as written: "4 tablets", "1/2", "2.5 ml".
@@ -778,6 +830,7 @@ fn consumed_mask(
 /// do not instruct.
 const DESCRIBED: &[&str] = &[
     "alcohol",
+    "drinking",
     "attacks",
     "bleeding",
     "bowels",
@@ -795,12 +848,19 @@ const DESCRIBED: &[&str] = &[
     "pain",
     "seizures",
     "smoker",
+    "smoking",
     "stools",
     "symptoms",
     "urine",
     "vomiting",
     "wheeze",
     "wheezing",
+];
+/// What a heading with a clock time names ("Ward round 09:15", "MDT 14:00"): an event of
+/// the team's day, not something the patient is asked to do.
+const EVENTS: &[&str] = &[
+    "clinic", "handover", "huddle", "mdt", "meeting", "round", "rounds", "seen", "teaching",
+    "ward",
 ];
 const DESCRIBING_VERBS: &[&str] = &[
     "are", "became", "becomes", "comes", "drinks", "eats", "feels", "gets", "goes", "had",
@@ -809,7 +869,10 @@ const DESCRIBING_VERBS: &[&str] = &[
 ];
 
 fn describes(v: View<'_, '_>, from: usize, to: usize) -> bool {
-    DESCRIBED.contains(&v.w(from)) || (from..to).any(|i| DESCRIBING_VERBS.contains(&v.w(i)))
+    let first = if v.w(from) == "still" { from + 1 } else { from };
+    DESCRIBED.contains(&v.w(first))
+        || EVENTS.contains(&v.w(first))
+        || (from..to).any(|i| DESCRIBING_VERBS.contains(&v.w(i)))
 }
 
 /// Like [`is_generic`], over the words no parser took.
@@ -825,6 +888,11 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
         Freq::EveryHours(h) | Freq::Repeat(h) => Schedule::every_hours(h).ok(),
         Freq::Cue(_) | Freq::Weekdays(_) => None,
     };
+    // "in the morning, at noon and at bedtime": noon is a time of day among others.
+    let noon = ClockTime::new(12, 0).ok();
+    if !times.is_empty() && explicit.is_none() && freq.cue_count() >= 2 && times.iter().all(|t| Some(*t) == noon) {
+        return Schedule::times_per_day(freq.cue_count()).ok();
+    }
     if !times.is_empty() {
         let n = times.len() as u32;
         let keep_freq = match explicit {
@@ -915,14 +983,22 @@ fn is_checklist(
         .any(|i| v.kind(i) == Some(Kind::Word) || v.kind(i) == Some(Kind::Number));
     // "contact-lens wearer", "Phone consult", "Telephone consultation with…": nouns.
     let noun_use = (v.w(cstart + 1) == "-" && v.glued(cstart + 1))
-        || (matches!(head, "phone" | "telephone" | "call" | "email" | "video")
+        || (matches!(head, "phone" | "telephone" | "call" | "email" | "video" | "contact")
             && matches!(
                 v.w(cstart + 1),
-                "consult" | "consultation" | "review" | "call" | "appointment" | "follow"
+                "consult" | "consultation" | "review" | "call" | "appointment" | "follow" | ")"
+                    | "lens" | "lenses" | "details" | "number"
                     | "follow-up" | "summary" | "encounter" | "visit" | "contact" | "from"
                     | "with" | "today" | "note" | "notes"
             ));
-    if noun_use {
+    // "I will ring back", "we'll book the scan": the clinician's task, not the patient's.
+    let clinician = (v.start..cstart).any(|i| {
+        matches!(
+            v.w(i),
+            "i" | "we" | "i'll" | "we'll" | "i’ll" | "we’ll" | "i'd" | "we'd"
+        )
+    });
+    if noun_use || (clinician && is_checklist_verb(head)) {
         return false;
     }
     if is_checklist_verb(head) {
@@ -936,7 +1012,15 @@ fn is_checklist(
     match head {
         "have" | "go" | "check" => !scheduled && !cued && mentions_any(TESTS),
         // Less common one-off verbs, with what they must be about.
-        "bring" | "photograph" | "photo" | "upload" => has_object && !scheduled,
+        "bring" => {
+            has_object
+                && !scheduled
+                && !mentions_any(&[
+                    "readings", "reading", "results", "them", "it", "record", "records", "log",
+                    "weights", "measurements", "numbers", "scores",
+                ])
+        }
+        "photograph" | "photo" | "upload" => has_object && !scheduled,
         "drop" => v.w(cstart + 1) == "off" && !scheduled,
         "ask" => !scheduled && mentions_any(&["for"]),
         "complete" => !scheduled && mentions_any(FORMS_TO_COMPLETE),
