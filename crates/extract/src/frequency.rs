@@ -507,7 +507,7 @@ mod tests {
             ("q12h", 12),
             ("Q6H", 6),
             ("q 6 h", 6),
-            ("q4-6h", 4),
+            ("q4-6h", 6),
             ("4-hourly", 4),
             ("4 hourly", 4),
         ] {
@@ -521,7 +521,7 @@ mod tests {
             ("every 6 hours", 6),
             ("every 8 hrs", 8),
             ("every four hours", 4),
-            ("every 4-6 hours", 4),
+            ("every 4-6 hours", 6),
             ("every 24 hours", 24),
             ("every 48 hours", 48),
             ("every other day", 48),

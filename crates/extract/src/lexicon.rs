@@ -133,7 +133,7 @@ const STRENGTH_UNITS: &[&str] = &[
 #[rustfmt::skip]
 const COUNT_UNITS: &[&str] = &[
     "actuation", "actuations", "ampoule", "ampoules", "application", "applications", "applicator",
-    "applicatorful", "cap", "caps", "capful", "capsule", "capsules", "click", "clicks", "drop",
+    "applicatorful", "cap", "capful", "caps", "capsule", "capsules", "click", "clicks", "drop",
     "drops", "gtt", "gtts", "inhalation", "inhalations", "packet", "packets", "pen", "pens",
     "puff", "puffs", "pump", "pumps", "sachet", "sachets", "scoop", "scoops", "spoonful",
     "spoonfuls", "spray", "sprays", "syringe", "syringes", "tab", "tablespoon", "tablespoons",

@@ -15,7 +15,9 @@ use hospital_steps::{
 
 use crate::clauses::{self, Join};
 use crate::filters::{self, Flags};
-use crate::lexicon::{is_admin_verb, is_checklist_verb, is_count_unit, is_form, is_strength_unit};
+use crate::lexicon::{
+    is_admin_verb, is_checklist_verb, is_count_form, is_count_unit, is_form, is_strength_unit,
+};
 use crate::tokens::{Doc, Kind, View};
 use crate::{clock, drugs, duration, frequency, sentences, titles};
 
@@ -607,6 +609,8 @@ fn dose_phrase(v: View<'_, '_>, from: usize) -> Option<String> {
 struct Label {
     /// The name as written, up to its strength, form, route or a bracket.
     name: String,
+    /// The label without its pill count: "metoprolol succinate ER 50 mg".
+    phrase: String,
     strength: Option<String>,
     /// The whole label, lowercase, for the verb its form calls for.
     words: String,
@@ -668,14 +672,22 @@ impl Label {
             return None;
         }
         let mut name = v.doc.slice(v.start, end - 1).to_string();
+        // The label as a title names it: "Permethrin 5% cream", not its pill count.
+        let mut last = v.end;
+        while last > end && (is_count_form(v.w(last - 1)) || v.kind(last - 1) == Some(Kind::Punct) && v.w(last - 1) != ")" && v.w(last - 1) != "%") {
+            last -= 1;
+        }
+        let mut phrase = v.doc.slice(v.start, last - 1).to_string();
         if name.chars().skip(1).all(|c| !c.is_uppercase()) {
             name = lower_first(&name);
+            phrase = lower_first(&phrase);
         }
         let strength = strength_at
             .and_then(|i| Some((i, drugs::strength_at(v, i)?)))
             .map(|(i, e)| v.doc.slice(i, e - 1).to_string());
         Some(Label {
             name,
+            phrase,
             strength,
             words: v.doc.slice(v.start, v.end - 1).to_ascii_lowercase(),
         })
@@ -683,14 +695,10 @@ impl Label {
 
     fn subject(&self, head: &str) -> Subject {
         let verb = titles::medicine_verb(head, &self.words);
-        let phrase = match &self.strength {
-            Some(s) => format!("{} {s}", self.name),
-            None => self.name.clone(),
-        };
         Subject::Medicine {
             verb,
             name: self.name.clone(),
-            phrase,
+            phrase: self.phrase.clone(),
             has_strength: self.strength.is_some(),
         }
     }

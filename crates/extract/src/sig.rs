@@ -129,8 +129,8 @@ const JOINABLE: &[&str] = &[
     "as", "bedtime", "bid", "by", "cap", "caps", "capsule", "capsules", "daily", "day", "days",
     "directed", "dose", "every", "food", "for", "hours", "hrs", "instr", "meals", "month",
     "months", "mouth", "needed", "night", "nightly", "nights", "pain", "po", "prn", "qam", "qd",
-    "qhs", "qid", "qod", "qpm", "tab", "tablet", "tablets", "tabs", "tid", "times", "wk", "wks",
-    "week", "weekly", "weeks", "with",
+    "qhs", "qid", "qod", "qpm", "tab", "tablet", "tablets", "tabs", "tid", "times", "week",
+    "weekly", "weeks", "with", "wk", "wks",
 ];
 
 /// Parts of a run-together word that make splitting it worthwhile (the rest could be

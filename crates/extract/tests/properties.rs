@@ -151,11 +151,16 @@ fn pathological_punctuation_and_numbers_stay_fast() {
 
 #[test]
 fn a_one_megabyte_note_is_read_in_bounded_time() {
-    let sentence = "Take amoxicillin 500 mg three times a day for 7 days, then twice daily. \
-        She said \"stop it\". Buy a thermometer. Omeprazole, amoxicillin and clarithromycin, all twice daily for 14 days. ";
+    // Each copy differs (a line copied forward unchanged asks for its steps once).
     let mut note = String::new();
+    let mut n = 0;
     while note.len() < 1_000_000 {
-        note.push_str(sentence);
+        n += 1;
+        note.push_str(&format!(
+            "Take amoxicillin {n} mg three times a day for 7 days, then twice daily. \
+             She said \"stop it\". Buy thermometer {n}. Omeprazole, amoxicillin and \
+             clarithromycin, all twice daily for {n} days. "
+        ));
     }
     let start = Instant::now();
     let steps = hospital_extract::extract(&note);
