@@ -191,6 +191,8 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 f.negated = true;
             }
             "hold" | "no" | "none" | "off" if i == first => f.negated = true,
+            // "for no longer than 10 days at a time" is a limit, not a stop.
+            "no" if next == "longer" && next2 == "than" => {}
             "no" if next == "longer" || next == "need" || next == "further" => f.negated = true,
             "come" | "coming" if next == "off" => f.negated = true,
             "not" | "don't" | "dont" | "doesn't" => {

@@ -98,7 +98,7 @@ pub(crate) fn is_drug_head(w: &str) -> bool {
 /// Dosage forms and routes that belong to a medicine's name in a title.
 #[rustfmt::skip]
 const FORMS: &[&str] = &[
-    "balm", "caplet", "caplets", "capsule", "capsules", "cream", "drop", "drops", "ear", "ec", "elixir",
+    "balm", "cap", "caplet", "caplets", "caps", "capsule", "capsules", "cream", "drop", "drops", "ear", "ec", "elixir",
     "enema", "er", "eye", "foam", "gel", "granules", "inhaler", "injection", "la", "linctus",
     "lip", "liquid", "lotion", "lozenge", "lozenges", "m/r", "mouthwash", "mr", "nasal", "nebules",
     "ointment", "oral", "paste", "patch", "patches", "pen", "pessaries", "pessary", "powder",
@@ -109,8 +109,8 @@ const FORMS: &[&str] = &[
 /// Forms that only count pills, left out of titles ("Take amoxicillin 500 mg").
 #[rustfmt::skip]
 const COUNT_FORMS: &[&str] = &[
-    "caplet", "caplets", "capsule", "capsules", "pill", "pills", "tab", "tablet", "tablets",
-    "tabs",
+    "cap", "caplet", "caplets", "caps", "capsule", "capsules", "pill", "pills", "tab", "tablet",
+    "tablets", "tabs",
 ];
 
 pub(crate) fn is_form(w: &str) -> bool {

@@ -54,7 +54,10 @@ pub(crate) fn medicine_verb(head: &str, phrase_lower: &str) -> &'static str {
         "nasal",
     ]) {
         "Use"
-    } else if has(&["injection", "pen"]) {
+    } else if has(&[
+        "injection", "pen", "units", "unit", "syringe", "insulin", "sc", "subcut", "sq", "im",
+        "subcutaneous", "subcutaneously",
+    ]) {
         "Inject"
     } else if has(&["pessary", "pessaries", "suppository", "suppositories"]) {
         "Insert"

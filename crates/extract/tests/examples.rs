@@ -157,7 +157,7 @@ fn clock_times_make_fixed_times() {
     );
     assert_eq!(
         plan("Insulin 10 units at 8 pm."),
-        ["Take insulin 10 units | at 20:00 | open"]
+        ["Inject insulin 10 units | at 20:00 | open"]
     );
     assert_eq!(
         plan("Weigh yourself every morning at 08:00."),
