@@ -183,23 +183,20 @@ pub(crate) fn find(v: View<'_, '_>) -> Vec<Mention> {
         {
             start -= 2;
         }
-        let mut end = name_end;
-        loop {
-            if is_form(v.w(end)) || (v.w(end) == "-" && v.glued(end) && is_form(v.w(end + 1))) {
-                end += 1;
-            } else if let Some(e) = strength_at(v, end) {
-                end = e;
-            } else if matches!(
-                v.w(end),
-                "modified" | "slow" | "extended" | "release" | "gastro" | "resistant"
-            ) || (v.w(end) == "-"
-                && v.glued(end)
-                && v.kind(end + 1) == Some(Kind::Word)
-                && v.glued(end + 1))
-            {
-                end += 1;
-            } else {
-                break;
+        let mut end = extend_phrase(v, name_end);
+        // "Dalteparin (Fragmin) 5,000 units", "Duac gel (clindamycin 1%/benzoyl peroxide
+        // 5%)": the brackets name the same product again.
+        if v.w(end) == "(" {
+            let close = (end + 1..(end + 16).min(v.end)).find(|&k| v.w(k) == ")");
+            if let Some(close) = close.filter(|&c| c > end + 1 && names_same_product(v, end + 1, c)) {
+                end = extend_phrase(v, close + 1);
+            }
+        }
+        // "nirmatrelvir 150 mg + ritonavir 100 mg", "budesonide/formoterol": one product.
+        while matches!(v.w(end), "/" | "+") {
+            match name_at(v, end + 1) {
+                Some(next_end) => end = extend_phrase(v, next_end),
+                None => break,
             }
         }
         // Drop trailing hyphens picked up above.
@@ -223,6 +220,64 @@ pub(crate) fn find(v: View<'_, '_>) -> Vec<Mention> {
         i = end.max(i + 1);
     }
     out
+}
+
+/// The phrase runs on from `end` over forms, strengths, release words and short capitals
+/// ("HC", "DS", "XL").
+fn extend_phrase(v: View<'_, '_>, end: usize) -> usize {
+    let mut end = end;
+    loop {
+        let original = v.doc.orig(end);
+        if is_form(v.w(end)) || (v.w(end) == "-" && v.glued(end) && is_form(v.w(end + 1))) {
+            end += 1;
+        } else if let Some(e) = strength_at(v, end) {
+            end = e;
+        } else if matches!(
+            v.w(end),
+            "modified" | "slow" | "extended" | "release" | "gastro" | "resistant"
+        ) || (v.w(end) == "-"
+            && v.glued(end)
+            && v.kind(end + 1) == Some(Kind::Word)
+            && v.glued(end + 1))
+            || (v.contains(end)
+                && v.kind(end) == Some(Kind::Word)
+                && (2..=4).contains(&original.len())
+                && original.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            end += 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+/// Whether the bracketed words `from..to` name a product again (its brand, its
+/// ingredients and strengths), not an instruction or a comment.
+fn names_same_product(v: View<'_, '_>, from: usize, to: usize) -> bool {
+    let mut named = false;
+    for k in from..to {
+        let w = v.w(k);
+        match v.kind(k) {
+            Some(Kind::Number) => {}
+            Some(Kind::Punct) => {
+                if !matches!(w, "/" | "-" | "+" | "," | "%" | "&" | ":" | ".") {
+                    return false;
+                }
+            }
+            Some(Kind::Word) => {
+                if crate::lexicon::is_imperative(w)
+                    || crate::lexicon::is_admin_verb(w)
+                    || (NOT_NAMES.contains(&w) && !matches!(w, "and" | "plus" | "with"))
+                {
+                    return false;
+                }
+                named |= is_drug(w) || name_like(v, k);
+            }
+            None => return false,
+        }
+    }
+    named
 }
 
 /// The phrase of a mention for a title: the original text, without the count forms at its

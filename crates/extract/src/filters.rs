@@ -163,6 +163,8 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 f.history = true;
             }
             "used" if next == "to" => f.history = true,
+            // "given in surgery", "IV given at 16:10"; not "to be given weekly".
+            "given" | "administered" if i == first || v.w(i - 1) != "be" => f.history = true,
             "in" | "for" | "over" if next == "the" && matches!(next2, "past" | "last") => {
                 f.history = true;
             }

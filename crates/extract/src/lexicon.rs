@@ -85,6 +85,7 @@ const DRUG_HEADS: &[&str] = &[
 
 pub(crate) fn is_drug(w: &str) -> bool {
     has(DRUGS, w)
+        || has(crate::medicines::MEDICINE_WORDS, w)
         || (w.len() > 5
             && !has(NOT_DRUGS, w)
             && w.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
@@ -98,12 +99,15 @@ pub(crate) fn is_drug_head(w: &str) -> bool {
 /// Dosage forms and routes that belong to a medicine's name in a title.
 #[rustfmt::skip]
 const FORMS: &[&str] = &[
-    "balm", "cap", "caplet", "caplets", "caps", "capsule", "capsules", "cream", "drop", "drops", "ear", "ec", "elixir",
-    "enema", "er", "eye", "foam", "gel", "granules", "inhaler", "injection", "la", "linctus",
-    "lip", "liquid", "lotion", "lozenge", "lozenges", "m/r", "mouthwash", "mr", "nasal", "nebules",
-    "ointment", "oral", "paste", "patch", "patches", "pen", "pessaries", "pessary", "powder",
-    "sachet", "sachets", "shampoo", "solution", "spray", "sr", "suppositories", "suppository",
-    "suspension", "syrup", "tab", "tablet", "tablets", "tabs", "topical", "wash", "xl",
+    "accuhaler", "autohaler", "balm", "breezhaler", "cap", "caplet", "caplets", "caps", "capsule",
+    "capsules", "cream", "diskus", "drop", "drops", "ear", "easyhaler", "ec", "elixir", "ellipta",
+    "enema", "er", "evohaler", "eye", "flexpen", "flextouch", "foam", "gel", "genuair", "granules",
+    "handihaler", "inhaler", "injection", "kwikpen", "la", "linctus", "lip", "liquid", "lotion",
+    "lozenge", "lozenges", "m/r", "mouthwash", "mr", "nasal", "nebules", "nexthaler", "ointment",
+    "oral", "paste", "patch", "patches", "pen", "pessaries", "pessary", "powder", "respimat",
+    "sachet", "sachets", "shampoo", "solostar", "solution", "spiromax", "spray", "sr",
+    "suppositories", "suppository", "suspension", "syrup", "tab", "tablet", "tablets", "tabs",
+    "topical", "turbohaler", "wash", "xl",
 ];
 
 /// Forms that only count pills, left out of titles ("Take amoxicillin 500 mg").

@@ -35,6 +35,7 @@ mod duration;
 mod filters;
 mod frequency;
 mod lexicon;
+mod medicines;
 mod pipeline;
 mod sentences;
 mod sig;

@@ -271,19 +271,34 @@ fn read_sentence(
         if !scheduled
             && !repeated_later
             && !flags.blocks()
-            && mentions.len() == 1
             && once_only(v, cstart)
         {
-            let m = &mentions[0];
-            let subject = medicine(cv, m, head);
-            let title = Title::fit(&subject.title(first_strength(cv, Some(m)).as_deref()));
-            if let Some(title) = title.filter(|_| checklist.len() < MAX_STEPS) {
-                checklist.push(ChecklistItem {
-                    title,
-                    source: source.clone(),
-                });
+            let subject = match mentions.as_slice() {
+                [m] => Some((medicine(cv, m, head), first_strength(cv, Some(m)))),
+                [] => label
+                    .as_ref()
+                    .filter(|_| directs_label(head))
+                    .map(|l| (l.subject(head), first_strength(cv, None))),
+                _ => None,
+            };
+            // A single dose is a course of one: a plan step, so its reminder comes.
+            if let Some((subject, strength)) = subject {
+                let title = Title::fit(&subject.title(strength.as_deref()));
+                if let (Some(title), Ok(schedule)) = (title, Schedule::times_per_day(1)) {
+                    if plan.len() < MAX_STEPS {
+                        plan.push(Pending {
+                            step: PlanStep {
+                                title,
+                                schedule,
+                                duration: Duration::occurrences(1).ok(),
+                                source: source.clone(),
+                            },
+                            duration_stated: true,
+                        });
+                    }
+                }
+                ctx.last_medicine = Some(subject);
             }
-            ctx.last_medicine = Some(subject);
             prev_subjects.clear();
             prev_referable = false;
             prev_steps.clear();
@@ -406,7 +421,15 @@ fn read_sentence(
                     let cue_only = freq.explicit().is_none()
                         && freq.weekday_interval().is_none()
                         && times.is_empty();
+                    // "Ward round 09:15", "Slept from midnight until 05:00", "SVD at 04:12":
+                    // a clock time with nothing that repeats, in words that instruct nobody,
+                    // is when something happened.
+                    let time_only = freq.explicit().is_none()
+                        && freq.weekday_interval().is_none()
+                        && freq.cue_count() == 0
+                        && !times.is_empty();
                     if (cue_only && !imperative_head && freq.cue_count() > 0)
+                        || (time_only && !imperative_head)
                         || (!imperative_head && describes(v, cstart, first_consumed))
                     {
                         Vec::new()
@@ -938,7 +961,8 @@ fn once_only(v: View<'_, '_>, from: usize) -> bool {
     (from..v.end).any(|i| match v.w(i) {
         "stat" | "statim" => true,
         "single" => matches!(v.w(i + 1), "dose" | "oral" | "tablet" | "injection"),
-        "once" => matches!(v.w(i + 1), "only" | "off"),
+        // "once only", "once-off", "drink once."
+        "once" => matches!(v.w(i + 1), "only" | "off" | "" | "." | "," | ";"),
         "one" => v.w(i + 1) == "-" && v.w(i + 2) == "off" || v.w(i + 1) == "off",
         _ => false,
     })
