@@ -78,10 +78,11 @@ const NOT_NAMES: &[&str] = &[
 /// Words before a form that are not a medicine's name ("the cream", "your inhaler").
 #[rustfmt::skip]
 const GENERIC_NOUNS: &[&str] = &[
-    "antibiotic", "antifungal", "barrier", "blue", "brown", "green", "grey", "moisturising",
-    "moisturizing", "nasal", "new", "orange", "pain", "pink", "preventer", "purple", "red",
-    "reliever", "same", "sleeping", "steroid", "that", "these", "this", "those", "water", "white",
-    "yellow", "your",
+    "antibiotic", "antifungal", "barrier", "blue", "brown", "clean", "current", "extra", "fresh",
+    "green", "grey", "moisturising", "moisturizing", "nasal", "new", "next", "old", "orange",
+    "pain", "pink", "preventer", "previous", "purple", "red", "reliever", "same", "sleeping",
+    "spare", "steroid", "that", "these", "this", "those", "used", "water", "white", "yellow",
+    "your",
 ];
 
 /// A strength dose at `i` ("500 mg", "500mg", "1%", "20,000 units", "5 mg/5 ml"); its end.

@@ -39,9 +39,18 @@ impl Flags {
 
 /// People whose doings, told in the third person, are narrative.
 const SUBJECTS: &[&str] = &[
-    "carer", "child", "dad", "daughter", "family", "father", "he", "her", "his", "husband", "i",
-    "mother", "mum", "parent", "parents", "partner", "patient", "patients", "pt", "she", "son",
-    "their", "they", "we", "wife",
+    "brother", "carer", "carers", "child", "dad", "daughter", "family", "father", "friend",
+    "granddaughter", "grandson", "he", "her", "his", "husband", "i", "mother", "mum", "neighbour",
+    "neighbor", "nephew", "niece", "parent", "parents", "partner", "patient", "patients", "pt",
+    "she", "sister", "son", "their", "they", "we", "wife",
+];
+
+/// The team: what they are to do is theirs, not the patient's ("DN to redo the dressing",
+/// "Night staff to do 4-hourly obs", "The specialist nurse will phone").
+const STAFF: &[&str] = &[
+    "dietitian", "dietician", "district", "dn", "dns", "doctor", "doctors", "dr", "gp", "hca",
+    "hcas", "midwife", "nurse", "nurses", "nursing", "ot", "pharmacist", "pharmacy", "physio",
+    "physiotherapist", "physiotherapy", "registrar", "salt", "staff", "team", "ward",
 ];
 
 /// What turns a subject into someone being told what to do ("patient to take", "she
@@ -93,10 +102,27 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             | "recommended" | "recommend" | "advise" | "remember" | "ensure" | "plan" | "plan:"
             | "rx" | "'ll" | "’ll" | "," | "-" | "•" | "*" | ":" | "(" | "&" | "+" | "i'd"
             | "we'd" | "like" => 1,
+            "agreed" | "agree" if v.w(j + 1) == "on" => 2,
             "make" | "be" if v.w(j + 1) == "sure" => 2,
             "don't" | "dont" if v.w(j + 1) == "forget" => 2,
             "do" if v.w(j + 1) == "not" && v.w(j + 2) == "forget" => 3,
             "followed" | "after" if matches!(v.w(j + 1), "by" | "that") => 2,
+            // "His niece is to pick up…": a possessive before the person.
+            "his" | "her" | "their" | "your" if SUBJECTS.contains(&v.w(j + 1)) => 1,
+            // "Night staff to do…", "The diabetes specialist nurse will phone…".
+            _ if staff_subject(v, j) => return (j, true),
+            // "He is to phone the group", "She is going to get an X-ray done".
+            _ if SUBJECTS.contains(&w)
+                && matches!(v.w(j + 1), "is" | "are")
+                && (v.w(j + 2) == "to"
+                    || (v.w(j + 2) == "going" && v.w(j + 3) == "to")) =>
+            {
+                if v.w(j + 2) == "to" {
+                    3
+                } else {
+                    4
+                }
+            }
             _ if SUBJECTS.contains(&w) => {
                 let next = v.w(j + 1);
                 let told = |k: usize| ADVISED.contains(&v.w(k));
@@ -146,6 +172,33 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
     (j, false)
 }
 
+/// Whether a member of the team opens the clause at `j` and is the one to act: up to three
+/// words ("the diabetes specialist nurse") ending in a staff word, then "to", "will",
+/// "should" or "has".
+fn staff_subject(v: View<'_, '_>, j: usize) -> bool {
+    let mut k = j;
+    if matches!(v.w(k), "the" | "our" | "your" | "a") {
+        k += 1;
+    }
+    let mut seen_staff = false;
+    for _ in 0..4 {
+        let w = v.w(k);
+        if STAFF.contains(&w) {
+            seen_staff = true;
+        } else if seen_staff {
+            break;
+        } else if v.kind(k) != Some(crate::tokens::Kind::Word) || SUBJECTS.contains(&w) {
+            return false;
+        }
+        k += 1;
+    }
+    seen_staff
+        && matches!(
+            v.w(k),
+            "to" | "will" | "should" | "has" | "have" | "are" | "is" | "would" | "can" | "may"
+        )
+}
+
 /// Reads a clause's words from `from` and says what keeps it from being a step.
 pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
     let mut f = Flags::default();
@@ -159,7 +212,18 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             // History.
             "previously" | "formerly" | "completed" | "finished" | "tried" | "took" | "ago"
             | "history" | "hx" | "prior" | "since" | "was" | "were" | "had" | "already"
-            | "yesterday" | "recently" | "initially" | "originally" | "failed" | "been" => {
+            | "yesterday" | "recently" | "initially" | "originally" | "failed" => {
+                f.history = true;
+            }
+            // "has been reduced to 40 mg twice daily": a change made now, not the past.
+            "been"
+                if !matches!(
+                    next,
+                    "increased" | "reduced" | "decreased" | "changed" | "switched" | "started"
+                        | "restarted" | "titrated" | "prescribed" | "advised" | "asked"
+                        | "told" | "instructed"
+                ) =>
+            {
                 f.history = true;
             }
             "used" if next == "to" => f.history = true,

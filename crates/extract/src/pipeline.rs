@@ -241,6 +241,10 @@ fn read_sentence(
         let durs = duration::scan(v);
         let cv = View::new(doc, cstart, clause.end);
         let mentions = drugs::find(cv);
+        // "On metformin 1 g bd.": what the patient is on, told; not a change.
+        if v.w(cstart) == "on" && mentions.first().is_some_and(|m| m.start == cstart + 1) {
+            flags.narrative = true;
+        }
 
         if is_checklist(v, cstart, &freq, &times, k > 0) {
             if !flags.blocks() {
@@ -388,7 +392,12 @@ fn read_sentence(
         for seg in &segs {
             let sv = View::new(doc, seg.start, seg.end);
             let strength = first_strength(sv, seg.mention.as_ref());
-            let subjects_for_seg: Vec<Subject> = if let Some(m) = &seg.mention {
+            // Inside a label's directions, only a known medicine is another medicine
+            // ("swish and spit 10 mL" names none).
+            let mention = seg.mention.filter(|m| {
+                label.is_none() || crate::lexicon::is_drug(&doc.text(m.start).to_ascii_lowercase())
+            });
+            let subjects_for_seg: Vec<Subject> = if let Some(m) = &mention {
                 vec![medicine(cv, m, head)]
             } else if let Some(l) = label.as_ref().filter(|_| directs_label(head)) {
                 vec![l.subject(head)]
@@ -893,6 +902,12 @@ const EVENTS: &[&str] = &[
     "clinic", "handover", "huddle", "mdt", "meeting", "round", "rounds", "seen", "teaching",
     "ward",
 ];
+/// A habit told at the head of a clause ("Walks 30 min three times a week", "Using
+/// salbutamol 6-8 times a day").
+const HABITS: &[&str] = &[
+    "attends", "cycles", "does", "exercises", "gardens", "goes", "jogs", "naps", "plays",
+    "runs", "sleeps", "swims", "uses", "using", "vapes", "visits", "walks", "wears", "works",
+];
 const DESCRIBING_VERBS: &[&str] = &[
     "are", "became", "becomes", "comes", "drinks", "eats", "feels", "gets", "goes", "had",
     "happen", "happens", "has", "have", "is", "lasts", "occur", "occurs", "remains", "seems",
@@ -902,6 +917,7 @@ const DESCRIBING_VERBS: &[&str] = &[
 fn describes(v: View<'_, '_>, from: usize, to: usize) -> bool {
     let first = if v.w(from) == "still" { from + 1 } else { from };
     DESCRIBED.contains(&v.w(first))
+        || HABITS.contains(&v.w(first))
         || EVENTS.contains(&v.w(first))
         || (from..to).any(|i| DESCRIBING_VERBS.contains(&v.w(i)))
 }
@@ -1044,6 +1060,16 @@ fn is_checklist(
     match head {
         "have" | "go" | "check" => !scheduled && !cued && mentions_any(TESTS),
         // Less common one-off verbs, with what they must be about.
+        // "Return the old inhalers to the pharmacy"; not "return to clinic in 2 weeks".
+        "return" => {
+            has_object
+                && !scheduled
+                && !matches!(
+                    v.w(cstart + 1),
+                    "to" | "in" | "for" | "if" | "after" | "with" | "home" | "when" | "next" | "on"
+                        | "at" | "urgently" | "immediately" | "sooner" | "."
+                )
+        }
         "bring" => {
             has_object
                 && !scheduled
