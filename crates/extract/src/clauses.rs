@@ -163,7 +163,11 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 // "and ice the knee", "and call the clinic"; not "and 18:00", "and before dinner".
                 // "1 inhalation bd and 1 extra inhalation prn": a second dose, its own clause.
                 let second_dose = starts_dose(v, i + 1) && count_ends_at(v, start, i);
-                (is_imperative(verb) || is_checklist_verb(verb) || second_dose).then_some((
+                // "…, and she can use Fostair as her reliever": a new sentence in all but name.
+                let new_subject = v.w(i - 1) == ","
+                    && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i");
+                (is_imperative(verb) || is_checklist_verb(verb) || second_dose || new_subject)
+                    .then_some((
                     if v.w(i - 1) == "," { i - 1 } else { i },
                     i + 1,
                     Join::And,
@@ -171,6 +175,13 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
             }
             "," | "(" if i > start && next != "then" && opens_after_comma(v, i + 1) => {
                 Some((i, i + 1, Join::Comma))
+            }
+            // "…, increasing to 15 mg once weekly after 4 weeks": the next step of a titration.
+            "," if i > start
+                && matches!(next, "increasing" | "reducing" | "decreasing" | "rising" | "going")
+                && matches!(v.w(i + 2), "to" | "up") =>
+            {
+                Some((i, i + 1, Join::Then))
             }
             // A limit is its own clause: "twice daily -- max 2 tabs/day", "at bedtime
             // maximum daily dose 2 mg", "do not exceed 4 g".

@@ -133,6 +133,11 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                     && told(j + 3)
                 {
                     3
+                } else if matches!(next, "has" | "have")
+                    && matches!(v.w(j + 2), "started" | "switched" | "restarted" | "increased")
+                {
+                    // "He has started finasteride 5 mg once daily": a change made today.
+                    2
                 } else if INSTRUCTED.contains(&next)
                     && !(next == "was" || next == "has" || next == "is")
                 {

@@ -388,7 +388,8 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
             "at" | "every" | "each" | "with" | "before" | "after" | "and" | "&" | "in" | "by"
         ) || (prev == "the"
             && matches!(prev2, "in" | "at" | "with" | "before" | "after"))
-            || (prev == "your" && matches!(prev2, "with" | "before" | "after"))
+            || (matches!(prev, "your" | "her" | "his" | "their" | "each" | "every")
+                && matches!(prev2, "with" | "before" | "after" | "at"))
             || (matches!(prev, "/" | ",") && cue(prev2).is_some());
         let am_pm = matches!(w, "am" | "a.m" | "pm" | "p.m");
         if am_pm && v.kind(i.wrapping_sub(1)) == Some(Kind::Number) {

@@ -62,15 +62,16 @@ impl Subject {
 const GENERIC: &[&str] = &[
     "&", "a", "across", "affected", "after", "again", "all", "also", "an", "and", "area", "areas",
     "arms", "around", "as", "at", "back", "bedtime", "before", "body", "both", "breakfast", "by",
-    "chest", "course", "dose", "doses", "each", "ear", "ears", "empty", "evening", "evenly",
-    "every", "eye", "eyes", "face", "first", "food", "full", "generously", "gently", "glass",
-    "gums", "hair", "hands", "in", "inflamed", "into", "it", "layer", "least", "left", "legs",
-    "lesion", "lesions", "lips", "meal", "meals", "medication", "medications", "medicine", "milk",
-    "morning", "mouth", "neck", "night", "nose", "nostril", "nostrils", "of", "on", "one", "onto",
-    "or", "oral", "orally", "over", "patch", "patches", "pill", "pills", "plus", "po", "rash",
-    "right", "same", "scalp", "skin", "sparingly", "spot", "spots", "stomach", "teeth", "the",
-    "them", "then", "these", "thickly", "thin", "thinly", "this", "those", "to", "treatment",
-    "under", "usual", "water", "whole", "with", "wound", "your",
+    "chest", "course", "decreasing", "dose", "doses", "each", "ear", "ears", "empty", "evening",
+    "evenly", "every", "eye", "eyes", "face", "first", "food", "full", "generously", "gently",
+    "glass", "going", "gums", "hair", "hands", "in", "increasing", "inflamed", "into", "it",
+    "layer", "least", "left", "legs", "lesion", "lesions", "lips", "meal", "meals", "medication",
+    "medications", "medicine", "milk", "morning", "mouth", "neck", "night", "nose", "nostril",
+    "nostrils", "of", "on", "one", "onto", "or", "oral", "orally", "over", "patch", "patches",
+    "pill", "pills", "plus", "po", "rash", "reducing", "right", "rising", "same", "scalp", "skin",
+    "sparingly", "spot", "spots", "stomach", "teeth", "the", "them", "then", "these", "thickly",
+    "thin", "thinly", "this", "those", "to", "treatment", "under", "usual", "water", "whole",
+    "with", "wound", "your",
 ];
 
 /// Objects that name nothing on their own: a checklist title borrows the sentence's context.
@@ -241,8 +242,11 @@ fn read_sentence(
         let durs = duration::scan(v);
         let cv = View::new(doc, cstart, clause.end);
         let mentions = drugs::find(cv);
-        // "On metformin 1 g bd.": what the patient is on, told; not a change.
-        if v.w(cstart) == "on" && mentions.first().is_some_and(|m| m.start == cstart + 1) {
+        // "On metformin 1 g bd.", "Using salbutamol 6-8 times a day": what the patient is
+        // on or does, told; not a change.
+        if (v.w(cstart) == "on" && mentions.first().is_some_and(|m| m.start == cstart + 1))
+            || HABITS.contains(&head)
+        {
             flags.narrative = true;
         }
 
@@ -382,6 +386,25 @@ fn read_sentence(
             }
         }
 
+        // "increasing to 15 mg once weekly after 4 weeks": the step before lasts until then,
+        // and this one has no end of its own.
+        let titration_delay = (clause.join == Join::Then
+            && matches!(head, "increasing" | "reducing" | "decreasing" | "rising" | "going"))
+        .then(|| delay_days(v, cstart))
+        .flatten();
+        if let Some(days) = titration_delay {
+            for t in &prev_steps {
+                if let Some(p) = plan.get_mut(*t) {
+                    if !p.duration_stated {
+                        p.step.duration = Duration::days(days).ok();
+                        p.duration_stated = true;
+                    }
+                }
+            }
+            for seg in &mut segs {
+                seg.duration = None;
+            }
+        }
         let mut subjects = Vec::new();
         let mut steps_here = Vec::new();
         let any_schedule = segs.iter().any(|s| s.schedule.is_some());
@@ -399,7 +422,10 @@ fn read_sentence(
             });
             let subjects_for_seg: Vec<Subject> = if let Some(m) = &mention {
                 vec![medicine(cv, m, head)]
-            } else if let Some(l) = label.as_ref().filter(|_| directs_label(head)) {
+            } else if let Some(l) = label.as_ref().filter(|_| {
+                directs_label(head)
+                    && !(clause.join == Join::Then && prev_referable && !prev_subjects.is_empty())
+            }) {
                 vec![l.subject(head)]
             } else {
                 let first_consumed = first_consumed(&freq, &times, &durs, cstart, clause.end);
@@ -595,6 +621,18 @@ fn read_sentence(
             prev_steps = steps_here;
         }
         prev_flags = flags;
+    }
+}
+
+/// "after 4 weeks", "in 2 weeks' time": how long until a change, in days.
+fn delay_days(v: View<'_, '_>, from: usize) -> Option<u32> {
+    let i = (from..v.end).find(|&i| matches!(v.w(i), "after" | "in"))?;
+    let n = v.qty(i + 1)?;
+    match v.w(i + 2) {
+        "day" | "days" => Some(n),
+        "week" | "weeks" => n.checked_mul(7),
+        "month" | "months" => n.checked_mul(30),
+        _ => None,
     }
 }
 

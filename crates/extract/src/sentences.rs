@@ -88,7 +88,8 @@ fn period_ends(doc: &Doc<'_>, i: usize) -> bool {
         }
         // An initial: "H. pylori", "J. Smith".
         let p = doc.orig(i - 1);
-        if p.chars().count() == 1 && p.chars().all(char::is_uppercase) {
+        // Not a unit's last letter ("0.52 mmol/L. Plan…").
+        if p.chars().count() == 1 && p.chars().all(char::is_uppercase) && !doc.toks[i - 1].glued {
             return false;
         }
     }
