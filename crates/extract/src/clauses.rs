@@ -162,7 +162,8 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 let verb = v.w(k);
                 // "and ice the knee", "and call the clinic"; not "and 18:00", "and before dinner".
                 // "1 inhalation bd and 1 extra inhalation prn": a second dose, its own clause.
-                let second_dose = starts_dose(v, i + 1) && count_ends_at(v, start, i);
+                let second_dose = starts_dose(v, i + 1)
+                    && (count_ends_at(v, start, i) || duration_ends_at(v, start, i));
                 // "…, and she can use Fostair as her reliever": a new sentence in all but name.
                 let new_subject = v.w(i - 1) == ","
                     && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i");

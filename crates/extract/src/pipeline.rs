@@ -191,6 +191,8 @@ fn read_sentence(
     // "Amoxicillin 500 mg capsule: 1 cap po tid": the medicine the directions are about.
     let mut label: Option<Label> = None;
     let mut prev_schedule: Option<Schedule> = None;
+    // The clause that last gave a checklist item.
+    let mut item_clause: Option<usize> = None;
     for (k, clause) in clauses.iter().enumerate() {
         let v = View::new(doc, clause.start, clause.end);
         if clauses.get(k + 1).is_some_and(|c| c.join == Join::Colon) {
@@ -251,7 +253,12 @@ fn read_sentence(
         }
 
         if is_checklist(v, cstart, &freq, &times, k > 0) {
-            if !flags.blocks() {
+            // "Complete the questionnaire and return it": one task, told in two verbs.
+            let same_task = clause.join == Join::And
+                && item_clause == Some(k.wrapping_sub(1))
+                && vague_object(v, cstart);
+            if !flags.blocks() && !same_task {
+                item_clause = Some(k);
                 if let Some(title) = checklist_title(doc, v, cstart, sentence, clause)
                     .and_then(|t| Title::fit(&t))
                     .filter(|_| checklist.len() < MAX_STEPS)
@@ -441,7 +448,19 @@ fn read_sentence(
                     if k > 0 && !prev_subjects.is_empty() && referable {
                         prev_subjects.clone()
                     } else if let Some(m) = ctx.last_medicine.clone() {
-                        vec![m]
+                        // "Take with breakfast and lunch." after the step it times: the
+                        // timing of a step already made, not another step.
+                        let cue_only = freq.explicit().is_none()
+                            && freq.weekday_interval().is_none()
+                            && times.is_empty();
+                        let made = plan
+                            .iter()
+                            .any(|p| p.step.title.as_str() == m.title(None).as_str());
+                        if cue_only && made && !clauses::starts_dose(v, cstart + 1) {
+                            Vec::new()
+                        } else {
+                            vec![m]
+                        }
                     } else if let Some(s) = ctx.last_subject.clone() {
                         vec![s]
                     } else {
@@ -495,8 +514,10 @@ fn read_sentence(
             } else {
                 seg.duration
             };
+            let dose_at_start = clauses::starts_dose(v, cstart.max(seg.start))
+                || (is_admin_verb(head) && clauses::starts_dose(v, cstart + 1));
             let phase_schedule = (seg.schedule.is_none()
-                && in_phases
+                && (in_phases || (label.is_some() && dose_at_start))
                 && seg_duration.is_some_and(|d| d.value.is_some())
                 && (clauses::starts_dose(v, cstart.max(seg.start))
                     || seg.mention.is_some_and(|m| drugs::has_strength(v, &m)))
@@ -1016,7 +1037,14 @@ fn once_only(v: View<'_, '_>, from: usize) -> bool {
         "stat" | "statim" => true,
         "single" => matches!(v.w(i + 1), "dose" | "oral" | "tablet" | "injection"),
         // "once only", "once-off", "drink once."
-        "once" => matches!(v.w(i + 1), "only" | "off" | "" | "." | "," | ";"),
+        "once" => {
+            matches!(v.w(i + 1), "only" | "off" | "" | "." | "," | ";")
+                || (i > from
+                    && (matches!(
+                        crate::sig::meaning(v.w(i - 1)),
+                        Some(crate::sig::Meaning::Route)
+                    ) || matches!(v.w(i - 1), "orally" | "drink" | "take" | "swallow")))
+        }
         "one" => v.w(i + 1) == "-" && v.w(i + 2) == "off" || v.w(i + 1) == "off",
         _ => false,
     })
@@ -1105,7 +1133,8 @@ fn is_checklist(
                 && !matches!(
                     v.w(cstart + 1),
                     "to" | "in" | "for" | "if" | "after" | "with" | "home" | "when" | "next" | "on"
-                        | "at" | "urgently" | "immediately" | "sooner" | "."
+                        | "at" | "urgently" | "immediately" | "sooner" | "." | "right" | "straight"
+                        | "promptly" | "here" | "now" | "it" | "them"
                 )
         }
         "bring" => {
@@ -1144,6 +1173,15 @@ fn is_checklist(
     }
 }
 
+/// The words after the verb up to a preposition say nothing ("return it", "book one").
+fn vague_object(v: View<'_, '_>, cstart: usize) -> bool {
+    let object_end = (cstart + 1..v.end)
+        .find(|&i| PREPOSITIONS.contains(&v.w(i)) && !(i == cstart + 1 && v.w(i) == "up"))
+        .unwrap_or(v.end);
+    (cstart + 1..object_end)
+        .all(|i| v.kind(i) == Some(Kind::Punct) || VAGUE_OBJECTS.contains(&v.w(i)))
+}
+
 fn checklist_title(
     doc: &Doc<'_>,
     v: View<'_, '_>,
@@ -1153,12 +1191,7 @@ fn checklist_title(
 ) -> Option<String> {
     let title = titles::from_tokens(v, cstart, v.end)?;
     // The object: the words after the verb up to a preposition ("book it with the nurse").
-    let object_end = (cstart + 1..v.end)
-        .find(|&i| PREPOSITIONS.contains(&v.w(i)) && !(i == cstart + 1 && v.w(i) == "up"))
-        .unwrap_or(v.end);
-    let vague = (cstart + 1..object_end)
-        .all(|i| v.kind(i) == Some(Kind::Punct) || VAGUE_OBJECTS.contains(&v.w(i)));
-    if !vague {
+    if !vague_object(v, cstart) {
         return Some(title);
     }
     // "Sutures out in 10 days — book the appointment": the rest of the sentence says what.

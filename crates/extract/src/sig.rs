@@ -128,7 +128,8 @@ pub(crate) fn spaced_q(next: &str) -> Option<Freq> {
 const JOINABLE: &[&str] = &[
     "as", "bedtime", "bid", "by", "cap", "caps", "capsule", "capsules", "daily", "day", "days",
     "directed", "dose", "every", "food", "for", "hours", "hrs", "instr", "meals", "month",
-    "months", "mouth", "needed", "night", "nightly", "nights", "pain", "po", "prn", "qam", "qd",
+    "months", "mouth", "needed", "night", "nightly", "nights", "pain", "please", "po", "prn",
+    "qam", "qd",
     "qhs", "qid", "qod", "qpm", "tab", "tablet", "tablets", "tabs", "tid", "times", "week",
     "weekly", "weeks", "with", "wk", "wks",
 ];
@@ -136,7 +137,7 @@ const JOINABLE: &[&str] = &[
 /// Parts of a run-together word that make splitting it worthwhile (the rest could be
 /// chance: "for" + "mal" is no reason to split "formal").
 fn is_core(part: &str) -> bool {
-    matches!(part, "x") || is_q_hours(part) || matches!(meaning(part), Some(Frequency(_) | AsNeeded))
+    matches!(part, "x" | "instr") || is_q_hours(part) || matches!(meaning(part), Some(Frequency(_) | AsNeeded))
         || matches!(part, "daily" | "nightly" | "weekly" | "bedtime")
 }
 
