@@ -243,7 +243,8 @@ fn extend_phrase(v: View<'_, '_>, end: usize) -> usize {
             || (v.contains(end)
                 && v.kind(end) == Some(Kind::Word)
                 && (2..=4).contains(&original.len())
-                && original.bytes().all(|b| b.is_ascii_uppercase()))
+                && original.bytes().all(|b| b.is_ascii_uppercase())
+                && crate::sig::meaning(v.w(end)).is_none())
         {
             end += 1;
         } else {

@@ -250,6 +250,7 @@ fn read_sentence(
             || HABITS.contains(&head)
         {
             flags.narrative = true;
+            inherited.narrative = true;
         }
 
         if is_checklist(v, cstart, &freq, &times, k > 0) {
