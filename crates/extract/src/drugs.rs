@@ -8,7 +8,7 @@
 //! "instead of X") is no mention.
 
 use crate::lexicon::{
-    is_count_form, is_count_unit, is_drug, is_drug_head, is_form, is_strength_unit,
+    is_count_form, is_count_unit, is_drug_head, is_form, is_strength_unit,
 };
 use crate::tokens::{Kind, View};
 
@@ -132,12 +132,12 @@ fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
             let end = if v.w(i + 2) == "oil" { i + 3 } else { i + 2 };
             return Some(end);
         }
-        if is_drug(w) {
+        if v.is_medicine(i) {
             return Some(i + 1);
         }
         return None;
     }
-    if is_drug(w) {
+    if v.is_medicine(i) {
         // "insulin glargine 10 units", "insulin degludec (Tresiba)", "insulin aspart": the
         // unknown second word is part of the name.
         let after = v.w(i + 2);
@@ -274,7 +274,7 @@ fn names_same_product(v: View<'_, '_>, from: usize, to: usize) -> bool {
                 {
                     return false;
                 }
-                named |= is_drug(w) || name_like(v, k);
+                named |= v.is_medicine(k) || name_like(v, k);
             }
             None => return false,
         }

@@ -426,7 +426,7 @@ fn read_sentence(
             // Inside a label's directions, only a known medicine is another medicine
             // ("swish and spit 10 mL" names none).
             let mention = seg.mention.filter(|m| {
-                label.is_none() || crate::lexicon::is_drug(&doc.text(m.start).to_ascii_lowercase())
+                label.is_none() || doc.is_medicine(m.start)
             });
             let subjects_for_seg: Vec<Subject> = if let Some(m) = &mention {
                 vec![medicine(cv, m, head)]

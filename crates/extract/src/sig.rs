@@ -141,6 +141,15 @@ fn is_core(part: &str) -> bool {
         || matches!(part, "daily" | "nightly" | "weekly" | "bedtime")
 }
 
+/// A cheap test before the search: a run-together word holds a digit or a piece of
+/// shorthand that needs splitting off (most words hold neither).
+fn may_run_together(word: &str) -> bool {
+    word.bytes().any(|b| b.is_ascii_digit())
+        || ["bid", "tid", "qid", "qd", "prn", "daily", "qam", "qhs", "qpm", "qod", "instr", "nightly", "weekly", "bedtime"]
+            .iter()
+            .any(|core| word.contains(core))
+}
+
 /// "q6h", "q12hr", "q8hrs".
 fn is_q_hours(part: &str) -> bool {
     let Some(rest) = part.strip_prefix('q') else {
@@ -162,7 +171,10 @@ fn is_part(part: &str) -> bool {
 pub(crate) fn cuts(word: &str) -> Vec<usize> {
     let b = word.as_bytes();
     let n = b.len();
-    if !(4..=24).contains(&n) || !word.is_ascii() || is_part(word) || meaning(word).is_some() {
+    if !(4..=24).contains(&n) || !word.is_ascii() || !may_run_together(word) {
+        return Vec::new();
+    }
+    if is_part(word) || meaning(word).is_some() {
         return Vec::new();
     }
     // best[i]: fewest parts covering word[..i], with the previous cut and whether a core

@@ -36,17 +36,29 @@ pub(crate) struct Doc<'a> {
     pub original: &'a str,
     lower: String,
     pub toks: Vec<Token>,
+    /// Whether each token is a known medicine's name (looked up once per note).
+    medicine: Vec<bool>,
 }
 
 impl<'a> Doc<'a> {
     pub fn new(original: &'a str) -> Self {
         let lower = working_copy(original);
         let toks = tokenize(&lower);
+        let medicine = toks
+            .iter()
+            .map(|t| t.kind == Kind::Word && crate::lexicon::is_drug(&lower[t.start..t.end]))
+            .collect();
         Doc {
             original,
             lower,
             toks,
+            medicine,
         }
+    }
+
+    /// Token `i` is a known medicine's name.
+    pub fn is_medicine(&self, i: usize) -> bool {
+        self.medicine.get(i).copied().unwrap_or(false)
     }
 
     /// The lowercased text of token `i` ("" past the end).
@@ -111,6 +123,11 @@ impl<'d, 'a> View<'d, 'a> {
         } else {
             None
         }
+    }
+
+    /// Token `i` is a known medicine's name (false outside the window).
+    pub fn is_medicine(&self, i: usize) -> bool {
+        self.contains(i) && self.doc.is_medicine(i)
     }
 
     /// Token `i` and `i + 1` are written without a space between them.
