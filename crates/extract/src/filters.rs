@@ -83,6 +83,12 @@ const INSTRUCTED: &[&str] = &[
     "’ll",
 ];
 
+/// What a clinician has already done ("we have arranged an MRI"): not the patient's task.
+const CLINICIAN_DONE: &[&str] = &[
+    "arranged", "booked", "called", "discussed", "emailed", "faxed", "made", "ordered",
+    "organised", "organized", "phoned", "referred", "requested", "sent", "spoken", "written",
+];
+
 /// Past participles that make "patient was … to" an instruction.
 const ADVISED: &[&str] = &["advised", "asked", "encouraged", "instructed", "told"];
 
@@ -107,6 +113,39 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             "don't" | "dont" if v.w(j + 1) == "forget" => 2,
             "do" if v.w(j + 1) == "not" && v.w(j + 2) == "forget" => 3,
             "followed" | "after" if matches!(v.w(j + 1), "by" | "that") => 2,
+            // "I have asked her to book…", "advised him to buy…": the patient, told.
+            "him" | "her" | "them" if v.w(j + 1) == "to" => 2,
+            "i" | "we"
+                if matches!(v.w(j + 1), "have" | "'ve" | "’ve")
+                    && matches!(
+                        v.w(j + 2),
+                        "asked" | "advised" | "told" | "instructed" | "encouraged" | "reminded"
+                            | "recommended"
+                    ) =>
+            {
+                3
+            }
+            // "We have arranged an MRI", "I've referred him": done by the clinician.
+            "i" | "we"
+                if matches!(v.w(j + 1), "have" | "'ve" | "’ve" | "had")
+                    && CLINICIAN_DONE.contains(&v.w(j + 2)) =>
+            {
+                return (j, true);
+            }
+            // "He has agreed to attend…", "She is happy to book…".
+            _ if SUBJECTS.contains(&w)
+                && matches!(v.w(j + 1), "has" | "have" | "is" | "was")
+                && matches!(v.w(j + 2), "agreed" | "happy" | "keen" | "willing")
+                && v.w(j + 3) == "to" =>
+            {
+                4
+            }
+            _ if SUBJECTS.contains(&w)
+                && matches!(v.w(j + 1), "agrees" | "agreed" | "wishes" | "plans" | "intends" | "needs" | "wants")
+                && v.w(j + 2) == "to" =>
+            {
+                3
+            }
             // "His niece is to pick up…": a possessive before the person.
             "his" | "her" | "their" | "your" if SUBJECTS.contains(&v.w(j + 1)) => 1,
             // "Night staff to do…", "The diabetes specialist nurse will phone…".

@@ -1112,6 +1112,13 @@ fn is_checklist(
             v.w(i),
             "i" | "we" | "i'll" | "we'll" | "i’ll" | "we’ll" | "i'd" | "we'd"
         )
+    }) && !(v.start..cstart).any(|i| {
+        // "I have asked her to book…": the patient's task after all.
+        matches!(
+            v.w(i),
+            "asked" | "advised" | "told" | "instructed" | "encouraged" | "reminded" | "her"
+                | "him" | "them" | "patient" | "pt" | "you"
+        )
     });
     if noun_use || (clinician && is_checklist_verb(head)) {
         return false;
