@@ -83,6 +83,12 @@ fn schedule_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
         || duration_ends_at(v, start, i)
 }
 
+/// A frequency is named within `n` tokens after `i`.
+fn frequency_within(v: View<'_, '_>, i: usize, n: usize) -> bool {
+    let ahead = View::new(v.doc, i, (i + n).min(v.end));
+    frequency::scan(ahead).explicit().is_some()
+}
+
 /// A count a day or an interval (not a time of day) ends right before `i`.
 fn count_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
     let back = View::new(v.doc, i.saturating_sub(LOOK_BACK).max(start), i);
@@ -183,6 +189,24 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 && matches!(v.w(i + 2), "to" | "up") =>
             {
                 Some((i, i + 1, Join::Then))
+            }
+            // A purpose or a reason is a clause of its own: "… today so we can compare",
+            // "… because it stings".
+            "so" if i > start
+                && matches!(next, "that" | "we" | "you" | "i" | "they" | "it" | "he" | "she") =>
+            {
+                Some((if v.w(i - 1) == "," { i - 1 } else { i }, i, Join::Comma))
+            }
+            "because" | "as" if i > start && w == "because" || (w == "as" && next == "the" && v.w(i - 1) == ",") => {
+                Some((if v.w(i - 1) == "," { i - 1 } else { i }, i, Join::Comma))
+            }
+            // "…, and quadriceps exercises twice a day": a second thing with its own schedule.
+            "and" if i > start + 1
+                && v.w(i - 1) == ","
+                && schedule_ends_at(v, start, i - 1)
+                && frequency_within(v, i + 1, 8) =>
+            {
+                Some((i - 1, i + 1, Join::And))
             }
             // A limit is its own clause: "twice daily -- max 2 tabs/day", "at bedtime
             // maximum daily dose 2 mg", "do not exceed 4 g".

@@ -104,6 +104,10 @@ fn amount(v: View<'_, '_>, j: usize) -> Option<(Amount, usize)> {
         k += 1;
     }
     let unit = v.w(k);
+    // "four doses a day" is a frequency, not a course.
+    if matches!(unit, "dose" | "doses" | "times") && v.is_any(k + 1, &["a", "per", "each", "every"]) {
+        return None;
+    }
     let mul = |m: u32| n.checked_mul(m);
     let amount = match unit {
         "day" | "days" | "d" | "night" | "nights" => Amount::Days(n),

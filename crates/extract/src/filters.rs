@@ -328,6 +328,14 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                     f.conditional = true;
                 }
             }
+            // "when the invitation letter arrives": timing, not a condition.
+            "when"
+                if matches!(next, "the" | "your" | "his" | "her")
+                    && matches!(
+                        next2,
+                        "letter" | "invitation" | "appointment" | "date" | "results" | "result"
+                            | "call" | "text" | "kit" | "prescription"
+                    ) => {}
             "when" => {
                 if matches!(next, "needed" | "required" | "necessary") {
                     f.as_needed = true;

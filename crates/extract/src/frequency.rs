@@ -102,7 +102,9 @@ fn per_period(count: u32, v: View<'_, '_>, j: usize) -> Option<(Freq, usize)> {
         return Some((Freq::PerDay(count), j + 2));
     }
     let f = match v.w(j) {
-        "day" | "daily" | "d" | "night" | "nightly" | "days" => Freq::PerDay(count),
+        "day" | "daily" | "d" | "night" | "nightly" | "days" | "dialy" | "daliy" => {
+            Freq::PerDay(count)
+        }
         "week" | "weekly" | "wk" | "wks" | "weeks" => Freq::EveryHours((168 + count / 2) / count),
         "fortnight" | "fortnightly" => Freq::EveryHours((336 + count / 2) / count),
         "month" | "monthly" | "months" => Freq::EveryHours((720 + count / 2) / count),
@@ -161,6 +163,8 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
     let single = match u.as_ref() {
         // English words; the abbreviations are in the sig table.
         "weekly" => Some(Freq::EveryHours(168)),
+        // Common slips of the keyboard.
+        "dialy" | "daliy" | "dailiy" | "dailly" | "daly" => Some(Freq::PerDay(1)),
         "fortnightly" => Some(Freq::EveryHours(336)),
         "monthly" => Some(Freq::EveryHours(720)),
         "hourly" => Some(Freq::EveryHours(1)),
@@ -390,6 +394,8 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
             && matches!(prev2, "in" | "at" | "with" | "before" | "after"))
             || (matches!(prev, "your" | "her" | "his" | "their" | "each" | "every")
                 && matches!(prev2, "with" | "before" | "after" | "at"))
+            // "with each main meal"
+            || (prev == "main" && matches!(prev2, "each" | "every" | "your" | "her" | "his"))
             || (matches!(prev, "/" | ",") && cue(prev2).is_some());
         let am_pm = matches!(w, "am" | "a.m" | "pm" | "p.m");
         if am_pm && v.kind(i.wrapping_sub(1)) == Some(Kind::Number) {

@@ -678,7 +678,7 @@ fn chosen_days(v: View<'_, '_>) -> Option<u32> {
     let days = match v.w(j + 1) {
         "week" | "weeks" => n.checked_mul(7)?,
         "month" | "months" => n.checked_mul(30)?,
-        "" | "." | "day" | "days" | "d" => n,
+        "" | "." | "," | "day" | "days" | "d" | "from" | "starting" | "then" => n,
         _ => return None,
     };
     (days > 0).then_some(days)
@@ -1054,6 +1054,11 @@ fn once_only(v: View<'_, '_>, from: usize) -> bool {
 /// What "have … " or "go for …" must mention to be a one-time task.
 const TESTS: &[&str] = &[
     "appointment",
+    "clips",
+    "removed",
+    "staples",
+    "stitches",
+    "sutures",
     "blood",
     "bloods",
     "checked",
@@ -1124,7 +1129,13 @@ fn is_checklist(
         return false;
     }
     if is_checklist_verb(head) {
-        return (has_object || in_context) && !(head == "repeat" && scheduled);
+        // "Fill out the symptom checklist every evening for 7 days" repeats: a plan step.
+        let repeats = freq.explicit().is_some() || freq.weekday_interval().is_some();
+        return (has_object || in_context) && !(head == "repeat" && scheduled) && !repeats;
+    }
+    // "self-refer to Talking Therapies"
+    if head == "self" && v.w(cstart + 1) == "-" && v.w(cstart + 2) == "refer" {
+        return !scheduled;
     }
     // "recheck TFTs", "re-check bloods", "check U&E in 2 weeks" (a test, not a routine).
     if head == "recheck" || (head == "re" && v.w(cstart + 1) == "-" && v.w(cstart + 2) == "check") {
@@ -1154,6 +1165,15 @@ fn is_checklist(
                 ])
         }
         "photograph" | "photo" | "upload" => has_object && !scheduled,
+        // "remove the outer dressings on day 2"; not "remove the old patch before…".
+        "remove" => {
+            !scheduled
+                && mentions_any(&[
+                    "dressing", "dressings", "stitches", "sutures", "clips", "staples", "bandage",
+                    "bandages", "splint", "cast", "packing", "drain", "catheter", "plaster",
+                ])
+                && !mentions_any(&["before", "old"])
+        }
         "drop" => v.w(cstart + 1) == "off" && !scheduled,
         "ask" => !scheduled && mentions_any(&["for"]),
         "complete" => !scheduled && mentions_any(FORMS_TO_COMPLETE),
