@@ -22,7 +22,13 @@ fn labelled_notes() -> Vec<String> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
-    files.push(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/extraction/dev-set.jsonl").into());
+    files.push(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/extraction/dev-set.jsonl"
+        )
+        .into(),
+    );
     files.sort();
     let mut notes = Vec::new();
     for f in files {

@@ -69,7 +69,10 @@ fn opens_run_on(w: &str) -> bool {
     is_admin_verb(w)
         || is_checklist_verb(w)
         || is_imperative(w)
-        || matches!(w, "please" | "inform" | "notify" | "patient" | "pt" | "instr")
+        || matches!(
+            w,
+            "please" | "inform" | "notify" | "patient" | "pt" | "instr"
+        )
 }
 
 /// How far back a schedule or duration ending at a boundary is looked for.
@@ -93,7 +96,11 @@ fn frequency_within(v: View<'_, '_>, i: usize, n: usize) -> bool {
 fn count_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
     let back = View::new(v.doc, i.saturating_sub(LOOK_BACK).max(start), i);
     frequency::scan(back).hits.iter().any(|h| {
-        h.end == i && matches!(h.freq, frequency::Freq::PerDay(_) | frequency::Freq::EveryHours(_))
+        h.end == i
+            && matches!(
+                h.freq,
+                frequency::Freq::PerDay(_) | frequency::Freq::EveryHours(_)
+            )
     })
 }
 
@@ -121,7 +128,10 @@ pub(crate) fn starts_dose(v: View<'_, '_>, i: usize) -> bool {
         && (is_count_unit(next)
             || is_form(next)
             || is_strength_unit(next)
-            || matches!(crate::sig::meaning(next), Some(crate::sig::Meaning::Route | crate::sig::Meaning::DoseUnit))
+            || matches!(
+                crate::sig::meaning(next),
+                Some(crate::sig::Meaning::Route | crate::sig::Meaning::DoseUnit)
+            )
             || matches!(next, "by" | "orally" | "tab" | "tabs" | "cap" | "caps"))
 }
 
@@ -174,18 +184,17 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 let new_subject = v.w(i - 1) == ","
                     && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i");
                 (is_imperative(verb) || is_checklist_verb(verb) || second_dose || new_subject)
-                    .then_some((
-                    if v.w(i - 1) == "," { i - 1 } else { i },
-                    i + 1,
-                    Join::And,
-                ))
+                    .then_some((if v.w(i - 1) == "," { i - 1 } else { i }, i + 1, Join::And))
             }
             "," | "(" if i > start && next != "then" && opens_after_comma(v, i + 1) => {
                 Some((i, i + 1, Join::Comma))
             }
             // "…, increasing to 15 mg once weekly after 4 weeks": the next step of a titration.
             "," if i > start
-                && matches!(next, "increasing" | "reducing" | "decreasing" | "rising" | "going")
+                && matches!(
+                    next,
+                    "increasing" | "reducing" | "decreasing" | "rising" | "going"
+                )
                 && matches!(v.w(i + 2), "to" | "up") =>
             {
                 Some((i, i + 1, Join::Then))
@@ -193,18 +202,25 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
             // A purpose or a reason is a clause of its own: "… today so we can compare",
             // "… because it stings".
             "so" if i > start
-                && matches!(next, "that" | "we" | "you" | "i" | "they" | "it" | "he" | "she") =>
+                && matches!(
+                    next,
+                    "that" | "we" | "you" | "i" | "they" | "it" | "he" | "she"
+                ) =>
             {
                 Some((if v.w(i - 1) == "," { i - 1 } else { i }, i, Join::Comma))
             }
-            "because" | "as" if i > start && w == "because" || (w == "as" && next == "the" && v.w(i - 1) == ",") => {
+            "because" | "as"
+                if i > start && w == "because"
+                    || (w == "as" && next == "the" && v.w(i - 1) == ",") =>
+            {
                 Some((if v.w(i - 1) == "," { i - 1 } else { i }, i, Join::Comma))
             }
             // "…, and quadriceps exercises twice a day": a second thing with its own schedule.
-            "and" if i > start + 1
-                && v.w(i - 1) == ","
-                && schedule_ends_at(v, start, i - 1)
-                && frequency_within(v, i + 1, 8) =>
+            "and"
+                if i > start + 1
+                    && v.w(i - 1) == ","
+                    && schedule_ends_at(v, start, i - 1)
+                    && frequency_within(v, i + 1, 8) =>
             {
                 Some((i - 1, i + 1, Join::And))
             }

@@ -7,9 +7,7 @@
 //! name what the patient handles. A medicine being switched away from ("from X to Y",
 //! "instead of X") is no mention.
 
-use crate::lexicon::{
-    is_count_form, is_count_unit, is_drug_head, is_form, is_strength_unit,
-};
+use crate::lexicon::{is_count_form, is_count_unit, is_drug_head, is_form, is_strength_unit};
 use crate::tokens::{Kind, View};
 
 #[derive(Debug, Clone, Copy)]
@@ -189,7 +187,8 @@ pub(crate) fn find(v: View<'_, '_>) -> Vec<Mention> {
         // 5%)": the brackets name the same product again.
         if v.w(end) == "(" {
             let close = (end + 1..(end + 16).min(v.end)).find(|&k| v.w(k) == ")");
-            if let Some(close) = close.filter(|&c| c > end + 1 && names_same_product(v, end + 1, c)) {
+            if let Some(close) = close.filter(|&c| c > end + 1 && names_same_product(v, end + 1, c))
+            {
                 end = extend_phrase(v, close + 1);
             }
         }

@@ -105,7 +105,8 @@ fn amount(v: View<'_, '_>, j: usize) -> Option<(Amount, usize)> {
     }
     let unit = v.w(k);
     // "four doses a day" is a frequency, not a course.
-    if matches!(unit, "dose" | "doses" | "times") && v.is_any(k + 1, &["a", "per", "each", "every"]) {
+    if matches!(unit, "dose" | "doses" | "times") && v.is_any(k + 1, &["a", "per", "each", "every"])
+    {
         return None;
     }
     let mul = |m: u32| n.checked_mul(m);

@@ -39,18 +39,72 @@ impl Flags {
 
 /// People whose doings, told in the third person, are narrative.
 const SUBJECTS: &[&str] = &[
-    "brother", "carer", "carers", "child", "dad", "daughter", "family", "father", "friend",
-    "granddaughter", "grandson", "he", "her", "his", "husband", "i", "mother", "mum", "neighbour",
-    "neighbor", "nephew", "niece", "parent", "parents", "partner", "patient", "patients", "pt",
-    "she", "sister", "son", "their", "they", "we", "wife",
+    "brother",
+    "carer",
+    "carers",
+    "child",
+    "dad",
+    "daughter",
+    "family",
+    "father",
+    "friend",
+    "granddaughter",
+    "grandson",
+    "he",
+    "her",
+    "his",
+    "husband",
+    "i",
+    "mother",
+    "mum",
+    "neighbour",
+    "neighbor",
+    "nephew",
+    "niece",
+    "parent",
+    "parents",
+    "partner",
+    "patient",
+    "patients",
+    "pt",
+    "she",
+    "sister",
+    "son",
+    "their",
+    "they",
+    "we",
+    "wife",
 ];
 
 /// The team: what they are to do is theirs, not the patient's ("DN to redo the dressing",
 /// "Night staff to do 4-hourly obs", "The specialist nurse will phone").
 const STAFF: &[&str] = &[
-    "dietitian", "dietician", "district", "dn", "dns", "doctor", "doctors", "dr", "gp", "hca",
-    "hcas", "midwife", "nurse", "nurses", "nursing", "ot", "pharmacist", "pharmacy", "physio",
-    "physiotherapist", "physiotherapy", "registrar", "salt", "staff", "team", "ward",
+    "dietitian",
+    "dietician",
+    "district",
+    "dn",
+    "dns",
+    "doctor",
+    "doctors",
+    "dr",
+    "gp",
+    "hca",
+    "hcas",
+    "midwife",
+    "nurse",
+    "nurses",
+    "nursing",
+    "ot",
+    "pharmacist",
+    "pharmacy",
+    "physio",
+    "physiotherapist",
+    "physiotherapy",
+    "registrar",
+    "salt",
+    "staff",
+    "team",
+    "ward",
 ];
 
 /// What turns a subject into someone being told what to do ("patient to take", "she
@@ -85,8 +139,22 @@ const INSTRUCTED: &[&str] = &[
 
 /// What a clinician has already done ("we have arranged an MRI"): not the patient's task.
 const CLINICIAN_DONE: &[&str] = &[
-    "arranged", "booked", "called", "discussed", "emailed", "faxed", "made", "ordered",
-    "organised", "organized", "phoned", "referred", "requested", "sent", "spoken", "written",
+    "arranged",
+    "booked",
+    "called",
+    "discussed",
+    "emailed",
+    "faxed",
+    "made",
+    "ordered",
+    "organised",
+    "organized",
+    "phoned",
+    "referred",
+    "requested",
+    "sent",
+    "spoken",
+    "written",
 ];
 
 /// Past participles that make "patient was … to" an instruction.
@@ -119,7 +187,12 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                 if matches!(v.w(j + 1), "have" | "'ve" | "’ve")
                     && matches!(
                         v.w(j + 2),
-                        "asked" | "advised" | "told" | "instructed" | "encouraged" | "reminded"
+                        "asked"
+                            | "advised"
+                            | "told"
+                            | "instructed"
+                            | "encouraged"
+                            | "reminded"
                             | "recommended"
                     ) =>
             {
@@ -141,7 +214,10 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                 4
             }
             _ if SUBJECTS.contains(&w)
-                && matches!(v.w(j + 1), "agrees" | "agreed" | "wishes" | "plans" | "intends" | "needs" | "wants")
+                && matches!(
+                    v.w(j + 1),
+                    "agrees" | "agreed" | "wishes" | "plans" | "intends" | "needs" | "wants"
+                )
                 && v.w(j + 2) == "to" =>
             {
                 3
@@ -153,8 +229,7 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             // "He is to phone the group", "She is going to get an X-ray done".
             _ if SUBJECTS.contains(&w)
                 && matches!(v.w(j + 1), "is" | "are")
-                && (v.w(j + 2) == "to"
-                    || (v.w(j + 2) == "going" && v.w(j + 3) == "to")) =>
+                && (v.w(j + 2) == "to" || (v.w(j + 2) == "going" && v.w(j + 3) == "to")) =>
             {
                 if v.w(j + 2) == "to" {
                     3
@@ -173,7 +248,10 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                 {
                     3
                 } else if matches!(next, "has" | "have")
-                    && matches!(v.w(j + 2), "started" | "switched" | "restarted" | "increased")
+                    && matches!(
+                        v.w(j + 2),
+                        "started" | "switched" | "restarted" | "increased"
+                    )
                 {
                     // "He has started finasteride 5 mg once daily": a change made today.
                     2
@@ -263,9 +341,19 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             "been"
                 if !matches!(
                     next,
-                    "increased" | "reduced" | "decreased" | "changed" | "switched" | "started"
-                        | "restarted" | "titrated" | "prescribed" | "advised" | "asked"
-                        | "told" | "instructed"
+                    "increased"
+                        | "reduced"
+                        | "decreased"
+                        | "changed"
+                        | "switched"
+                        | "started"
+                        | "restarted"
+                        | "titrated"
+                        | "prescribed"
+                        | "advised"
+                        | "asked"
+                        | "told"
+                        | "instructed"
                 ) =>
             {
                 f.history = true;
@@ -333,8 +421,16 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 if matches!(next, "the" | "your" | "his" | "her")
                     && matches!(
                         next2,
-                        "letter" | "invitation" | "appointment" | "date" | "results" | "result"
-                            | "call" | "text" | "kit" | "prescription"
+                        "letter"
+                            | "invitation"
+                            | "appointment"
+                            | "date"
+                            | "results"
+                            | "result"
+                            | "call"
+                            | "text"
+                            | "kit"
+                            | "prescription"
                     ) => {}
             "when" => {
                 if matches!(next, "needed" | "required" | "necessary") {
@@ -357,11 +453,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             // As needed.
             "prn" | "sos" | "optional" | "optionally" | "maximum" | "max" | "may" | "might"
             | "can" | "could" => f.as_needed = true,
-            "as" if matches!(
-                next,
-                "needed" | "required" | "necessary" | "req" | "reqd"
-            ) =>
-            {
+            "as" if matches!(next, "needed" | "required" | "necessary" | "req" | "reqd") => {
                 f.as_needed = true;
             }
             "on" if next == "demand" => f.as_needed = true,

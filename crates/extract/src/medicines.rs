@@ -1390,17 +1390,34 @@ mod tests {
     #[test]
     fn lowercase_ascii_words_of_four_letters_or_more() {
         for w in MEDICINE_WORDS {
-            assert!(w.len() >= 4 && w.bytes().all(|b| b.is_ascii_lowercase()), "{w}");
+            assert!(
+                w.len() >= 4 && w.bytes().all(|b| b.is_ascii_lowercase()),
+                "{w}"
+            );
         }
     }
 
     #[test]
     fn has_generics_and_brands_but_no_plain_words() {
         let has = |w: &str| MEDICINE_WORDS.binary_search(&w).is_ok();
-        for w in ["amoxicillin", "glargine", "lantus", "symbicort", "keppra", "aspirin"] {
+        for w in [
+            "amoxicillin",
+            "glargine",
+            "lantus",
+            "symbicort",
+            "keppra",
+            "aspirin",
+        ] {
             assert!(has(w), "{w} missing");
         }
-        for w in ["water", "balance", "relief", "tablet", "hydrochloride", "daily"] {
+        for w in [
+            "water",
+            "balance",
+            "relief",
+            "tablet",
+            "hydrochloride",
+            "daily",
+        ] {
             assert!(!has(w), "{w} listed");
         }
     }

@@ -284,11 +284,7 @@ fn read_sentence(
         // a checklist item, unless a schedule follows ("single dose, repeat in 2 weeks").
         let scheduled = freq.explicit().is_some() || !times.is_empty() || freq.cue_count() > 0;
         let repeated_later = last_repeat.is_some_and(|r| r >= clause.end);
-        if !scheduled
-            && !repeated_later
-            && !flags.blocks()
-            && once_only(v, cstart)
-        {
+        if !scheduled && !repeated_later && !flags.blocks() && once_only(v, cstart) {
             let subject = match mentions.as_slice() {
                 [m] => Some((medicine(cv, m, head), first_strength(cv, Some(m)))),
                 [] => label
@@ -397,7 +393,10 @@ fn read_sentence(
         // "increasing to 15 mg once weekly after 4 weeks": the step before lasts until then,
         // and this one has no end of its own.
         let titration_delay = (clause.join == Join::Then
-            && matches!(head, "increasing" | "reducing" | "decreasing" | "rising" | "going"))
+            && matches!(
+                head,
+                "increasing" | "reducing" | "decreasing" | "rising" | "going"
+            ))
         .then(|| delay_days(v, cstart))
         .flatten();
         if let Some(days) = titration_delay {
@@ -425,9 +424,9 @@ fn read_sentence(
             let strength = first_strength(sv, seg.mention.as_ref());
             // Inside a label's directions, only a known medicine is another medicine
             // ("swish and spit 10 mL" names none).
-            let mention = seg.mention.filter(|m| {
-                label.is_none() || doc.is_medicine(m.start)
-            });
+            let mention = seg
+                .mention
+                .filter(|m| label.is_none() || doc.is_medicine(m.start));
             let subjects_for_seg: Vec<Subject> = if let Some(m) = &mention {
                 vec![medicine(cv, m, head)]
             } else if let Some(l) = label.as_ref().filter(|_| {
@@ -525,7 +524,11 @@ fn read_sentence(
                 && subjects_for_seg
                     .iter()
                     .any(|s| matches!(s, Subject::Medicine { .. })))
-            .then(|| prev_schedule.clone().or_else(|| Schedule::times_per_day(1).ok()))
+            .then(|| {
+                prev_schedule
+                    .clone()
+                    .or_else(|| Schedule::times_per_day(1).ok())
+            })
             .flatten();
             let schedule = seg.schedule.as_ref().or(phase_schedule.as_ref());
             // Phases of one medicine differ by their dose: "…, 4 tablets", "…, 3 tablets".
@@ -667,7 +670,10 @@ fn chosen_days(v: View<'_, '_>) -> Option<u32> {
         "we" | "i" if v.w(j + 1) == "will" => j += 2,
         _ => return None,
     }
-    if !matches!(v.w(j), "do" | "go" | "make" | "say" | "use" | "give" | "settle") {
+    if !matches!(
+        v.w(j),
+        "do" | "go" | "make" | "say" | "use" | "give" | "settle"
+    ) {
         return None;
     }
     j += 1;
@@ -691,8 +697,15 @@ fn dose_phrase(v: View<'_, '_>, from: usize) -> Option<String> {
     let with_unit = is_count_unit(unit)
         || is_form(unit)
         || is_strength_unit(unit)
-        || matches!(crate::sig::meaning(unit), Some(crate::sig::Meaning::DoseUnit));
-    Some(v.doc.slice(i, if with_unit { i + 1 } else { i }).to_string())
+        || matches!(
+            crate::sig::meaning(unit),
+            Some(crate::sig::Meaning::DoseUnit)
+        );
+    Some(
+        v.doc
+            .slice(i, if with_unit { i + 1 } else { i })
+            .to_string(),
+    )
 }
 
 /// The medicine a prescription label names before its directions: "Metoprolol succinate
@@ -710,10 +723,30 @@ struct Label {
 
 /// Words that end a label's name: what follows is its form or release.
 const LABEL_NAME_ENDS: &[&str] = &[
-    "chewable", "cleanser", "delayed", "delayed-release", "disintegrating", "dr", "extended",
-    "hfa", "inhalation", "modified", "modified-release", "nebuliser", "nebulizer", "ophthalmic",
-    "orally", "otic", "prefilled", "release", "skin", "sublingual", "transdermal", "vaginal",
-    "vial", "xr",
+    "chewable",
+    "cleanser",
+    "delayed",
+    "delayed-release",
+    "disintegrating",
+    "dr",
+    "extended",
+    "hfa",
+    "inhalation",
+    "modified",
+    "modified-release",
+    "nebuliser",
+    "nebulizer",
+    "ophthalmic",
+    "orally",
+    "otic",
+    "prefilled",
+    "release",
+    "skin",
+    "sublingual",
+    "transdermal",
+    "vaginal",
+    "vial",
+    "xr",
 ];
 
 impl Label {
@@ -766,7 +799,12 @@ impl Label {
         let mut name = v.doc.slice(v.start, end - 1).to_string();
         // The label as a title names it: "Permethrin 5% cream", not its pill count.
         let mut last = v.end;
-        while last > end && (is_count_form(v.w(last - 1)) || v.kind(last - 1) == Some(Kind::Punct) && v.w(last - 1) != ")" && v.w(last - 1) != "%") {
+        while last > end
+            && (is_count_form(v.w(last - 1))
+                || v.kind(last - 1) == Some(Kind::Punct)
+                    && v.w(last - 1) != ")"
+                    && v.w(last - 1) != "%")
+        {
             last -= 1;
         }
         let mut phrase = v.doc.slice(v.start, last - 1).to_string();
@@ -959,14 +997,30 @@ const DESCRIBED: &[&str] = &[
 /// What a heading with a clock time names ("Ward round 09:15", "MDT 14:00"): an event of
 /// the team's day, not something the patient is asked to do.
 const EVENTS: &[&str] = &[
-    "clinic", "handover", "huddle", "mdt", "meeting", "round", "rounds", "seen", "teaching",
-    "ward",
+    "clinic", "handover", "huddle", "mdt", "meeting", "round", "rounds", "seen", "teaching", "ward",
 ];
 /// A habit told at the head of a clause ("Walks 30 min three times a week", "Using
 /// salbutamol 6-8 times a day").
 const HABITS: &[&str] = &[
-    "attends", "cycles", "does", "exercises", "gardens", "goes", "jogs", "naps", "plays",
-    "runs", "sleeps", "swims", "uses", "using", "vapes", "visits", "walks", "wears", "works",
+    "attends",
+    "cycles",
+    "does",
+    "exercises",
+    "gardens",
+    "goes",
+    "jogs",
+    "naps",
+    "plays",
+    "runs",
+    "sleeps",
+    "swims",
+    "uses",
+    "using",
+    "vapes",
+    "visits",
+    "walks",
+    "wears",
+    "works",
 ];
 const DESCRIBING_VERBS: &[&str] = &[
     "are", "became", "becomes", "comes", "drinks", "eats", "feels", "gets", "goes", "had",
@@ -997,7 +1051,11 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
     };
     // "in the morning, at noon and at bedtime": noon is a time of day among others.
     let noon = ClockTime::new(12, 0).ok();
-    if !times.is_empty() && explicit.is_none() && freq.cue_count() >= 2 && times.iter().all(|t| Some(*t) == noon) {
+    if !times.is_empty()
+        && explicit.is_none()
+        && freq.cue_count() >= 2
+        && times.iter().all(|t| Some(*t) == noon)
+    {
         return Schedule::times_per_day(freq.cue_count()).ok();
     }
     if !times.is_empty() {
@@ -1080,9 +1138,24 @@ const TESTS: &[&str] = &[
 
 /// What "complete …" must be about to be a one-time task (not "complete the course").
 const FORMS_TO_COMPLETE: &[&str] = &[
-    "assessment", "booklet", "chart", "diary", "form", "forms", "gad", "labs", "log",
-    "paperwork", "phq", "questionnaire", "questionnaires", "referral", "registration",
-    "survey", "test", "tests",
+    "assessment",
+    "booklet",
+    "chart",
+    "diary",
+    "form",
+    "forms",
+    "gad",
+    "labs",
+    "log",
+    "paperwork",
+    "phq",
+    "questionnaire",
+    "questionnaires",
+    "referral",
+    "registration",
+    "survey",
+    "test",
+    "tests",
 ];
 
 /// A one-time action: led by a checklist verb, "have … done", "make an appointment",
@@ -1103,14 +1176,33 @@ fn is_checklist(
         .any(|i| v.kind(i) == Some(Kind::Word) || v.kind(i) == Some(Kind::Number));
     // "contact-lens wearer", "Phone consult", "Telephone consultation with…": nouns.
     let noun_use = (v.w(cstart + 1) == "-" && v.glued(cstart + 1))
-        || (matches!(head, "phone" | "telephone" | "call" | "email" | "video" | "contact")
-            && matches!(
-                v.w(cstart + 1),
-                "consult" | "consultation" | "review" | "call" | "appointment" | "follow" | ")"
-                    | "lens" | "lenses" | "details" | "number"
-                    | "follow-up" | "summary" | "encounter" | "visit" | "contact" | "from"
-                    | "with" | "today" | "note" | "notes"
-            ));
+        || (matches!(
+            head,
+            "phone" | "telephone" | "call" | "email" | "video" | "contact"
+        ) && matches!(
+            v.w(cstart + 1),
+            "consult"
+                | "consultation"
+                | "review"
+                | "call"
+                | "appointment"
+                | "follow"
+                | ")"
+                | "lens"
+                | "lenses"
+                | "details"
+                | "number"
+                | "follow-up"
+                | "summary"
+                | "encounter"
+                | "visit"
+                | "contact"
+                | "from"
+                | "with"
+                | "today"
+                | "note"
+                | "notes"
+        ));
     // "I will ring back", "we'll book the scan": the clinician's task, not the patient's.
     let clinician = (v.start..cstart).any(|i| {
         matches!(
@@ -1121,8 +1213,18 @@ fn is_checklist(
         // "I have asked her to book…": the patient's task after all.
         matches!(
             v.w(i),
-            "asked" | "advised" | "told" | "instructed" | "encouraged" | "reminded" | "her"
-                | "him" | "them" | "patient" | "pt" | "you"
+            "asked"
+                | "advised"
+                | "told"
+                | "instructed"
+                | "encouraged"
+                | "reminded"
+                | "her"
+                | "him"
+                | "them"
+                | "patient"
+                | "pt"
+                | "you"
         )
     });
     if noun_use || (clinician && is_checklist_verb(head)) {
@@ -1151,17 +1253,45 @@ fn is_checklist(
                 && !scheduled
                 && !matches!(
                     v.w(cstart + 1),
-                    "to" | "in" | "for" | "if" | "after" | "with" | "home" | "when" | "next" | "on"
-                        | "at" | "urgently" | "immediately" | "sooner" | "." | "right" | "straight"
-                        | "promptly" | "here" | "now" | "it" | "them"
+                    "to" | "in"
+                        | "for"
+                        | "if"
+                        | "after"
+                        | "with"
+                        | "home"
+                        | "when"
+                        | "next"
+                        | "on"
+                        | "at"
+                        | "urgently"
+                        | "immediately"
+                        | "sooner"
+                        | "."
+                        | "right"
+                        | "straight"
+                        | "promptly"
+                        | "here"
+                        | "now"
+                        | "it"
+                        | "them"
                 )
         }
         "bring" => {
             has_object
                 && !scheduled
                 && !mentions_any(&[
-                    "readings", "reading", "results", "them", "it", "record", "records", "log",
-                    "weights", "measurements", "numbers", "scores",
+                    "readings",
+                    "reading",
+                    "results",
+                    "them",
+                    "it",
+                    "record",
+                    "records",
+                    "log",
+                    "weights",
+                    "measurements",
+                    "numbers",
+                    "scores",
                 ])
         }
         "photograph" | "photo" | "upload" => has_object && !scheduled,
@@ -1169,8 +1299,20 @@ fn is_checklist(
         "remove" => {
             !scheduled
                 && mentions_any(&[
-                    "dressing", "dressings", "stitches", "sutures", "clips", "staples", "bandage",
-                    "bandages", "splint", "cast", "packing", "drain", "catheter", "plaster",
+                    "dressing",
+                    "dressings",
+                    "stitches",
+                    "sutures",
+                    "clips",
+                    "staples",
+                    "bandage",
+                    "bandages",
+                    "splint",
+                    "cast",
+                    "packing",
+                    "drain",
+                    "catheter",
+                    "plaster",
                 ])
                 && !mentions_any(&["before", "old"])
         }

@@ -137,7 +137,9 @@ const JOINABLE: &[&str] = &[
 /// Parts of a run-together word that make splitting it worthwhile (the rest could be
 /// chance: "for" + "mal" is no reason to split "formal").
 fn is_core(part: &str) -> bool {
-    matches!(part, "x" | "instr") || is_q_hours(part) || matches!(meaning(part), Some(Frequency(_) | AsNeeded))
+    matches!(part, "x" | "instr")
+        || is_q_hours(part)
+        || matches!(meaning(part), Some(Frequency(_) | AsNeeded))
         || matches!(part, "daily" | "nightly" | "weekly" | "bedtime")
 }
 
@@ -145,9 +147,12 @@ fn is_core(part: &str) -> bool {
 /// shorthand that needs splitting off (most words hold neither).
 fn may_run_together(word: &str) -> bool {
     word.bytes().any(|b| b.is_ascii_digit())
-        || ["bid", "tid", "qid", "qd", "prn", "daily", "qam", "qhs", "qpm", "qod", "instr", "nightly", "weekly", "bedtime"]
-            .iter()
-            .any(|core| word.contains(core))
+        || [
+            "bid", "tid", "qid", "qd", "prn", "daily", "qam", "qhs", "qpm", "qod", "instr",
+            "nightly", "weekly", "bedtime",
+        ]
+        .iter()
+        .any(|core| word.contains(core))
 }
 
 /// "q6h", "q12hr", "q8hrs".
@@ -280,8 +285,21 @@ mod tests {
     #[test]
     fn words_are_left_whole() {
         for w in [
-            "formal", "another", "bidder", "daily", "q6h", "b12", "x5", "asthma", "tidal",
-            "baseline", "forty", "weekday", "foodstuff", "days", "covid19",
+            "formal",
+            "another",
+            "bidder",
+            "daily",
+            "q6h",
+            "b12",
+            "x5",
+            "asthma",
+            "tidal",
+            "baseline",
+            "forty",
+            "weekday",
+            "foodstuff",
+            "days",
+            "covid19",
         ] {
             assert_eq!(split(w), [w], "{w}");
         }

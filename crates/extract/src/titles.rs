@@ -55,8 +55,18 @@ pub(crate) fn medicine_verb(head: &str, phrase_lower: &str) -> &'static str {
     ]) {
         "Use"
     } else if has(&[
-        "injection", "pen", "units", "unit", "syringe", "insulin", "sc", "subcut", "sq", "im",
-        "subcutaneous", "subcutaneously",
+        "injection",
+        "pen",
+        "units",
+        "unit",
+        "syringe",
+        "insulin",
+        "sc",
+        "subcut",
+        "sq",
+        "im",
+        "subcutaneous",
+        "subcutaneously",
     ]) {
         "Inject"
     } else if has(&["pessary", "pessaries", "suppository", "suppositories"]) {

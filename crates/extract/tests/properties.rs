@@ -4,6 +4,7 @@
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use hospital_extract::{Title, MAX_STEPS};
@@ -156,11 +157,12 @@ fn a_one_megabyte_note_is_read_in_bounded_time() {
     let mut n = 0;
     while note.len() < 1_000_000 {
         n += 1;
-        note.push_str(&format!(
+        let _ = write!(
+            note,
             "Take amoxicillin {n} mg three times a day for 7 days, then twice daily. \
              She said \"stop it\". Buy thermometer {n}. Omeprazole, amoxicillin and \
              clarithromycin, all twice daily for {n} days. "
-        ));
+        );
     }
     let start = Instant::now();
     let steps = hospital_extract::extract(&note);
