@@ -58,6 +58,10 @@ fn opens_after_comma(v: View<'_, '_>, i: usize) -> bool {
                 | "please"
                 | "if"
                 | "unless"
+                | "patient"
+                | "pt"
+                | "inform"
+                | "notify"
                 | "check"
                 | "keep"
                 | "continue"
@@ -183,8 +187,10 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 // "…, and she can use Fostair as her reliever": a new sentence in all but name.
                 let new_subject = v.w(i - 1) == ","
                     && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i");
+                // "2 tablets on day 1 and 1 tablet on days 2-5": phases.
+                let join = if second_dose { Join::Then } else { Join::And };
                 (is_imperative(verb) || is_checklist_verb(verb) || second_dose || new_subject)
-                    .then_some((if v.w(i - 1) == "," { i - 1 } else { i }, i + 1, Join::And))
+                    .then_some((if v.w(i - 1) == "," { i - 1 } else { i }, i + 1, join))
             }
             "," | "(" if i > start && next != "then" && opens_after_comma(v, i + 1) => {
                 Some((i, i + 1, Join::Comma))

@@ -175,7 +175,7 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             | "advised" | "asked" | "instructed" | "told" | "encouraged" | "reminded"
             | "recommended" | "recommend" | "advise" | "remember" | "ensure" | "plan" | "plan:"
             | "rx" | "'ll" | "’ll" | "," | "-" | "•" | "*" | ":" | "(" | "&" | "+" | "i'd"
-            | "we'd" | "like" => 1,
+            | "“" | "”" | "\"" | "‘" | "’" | "we'd" | "like" => 1,
             "agreed" | "agree" if v.w(j + 1) == "on" => 2,
             "make" | "be" if v.w(j + 1) == "sure" => 2,
             "don't" | "dont" if v.w(j + 1) == "forget" => 2,

@@ -519,8 +519,7 @@ fn read_sentence(
             let phase_schedule = (seg.schedule.is_none()
                 && (in_phases || (label.is_some() && dose_at_start))
                 && seg_duration.is_some_and(|d| d.value.is_some())
-                && (clauses::starts_dose(v, cstart.max(seg.start))
-                    || seg.mention.is_some_and(|m| drugs::has_strength(v, &m)))
+                && (dose_at_start || seg.mention.is_some_and(|m| drugs::has_strength(v, &m)))
                 && subjects_for_seg
                     .iter()
                     .any(|s| matches!(s, Subject::Medicine { .. })))

@@ -29,6 +29,37 @@ pub(crate) fn medicine_verb(head: &str, phrase_lower: &str) -> &'static str {
             .split(|c: char| !c.is_alphanumeric())
             .any(|w| words.contains(&w))
     };
+    // Swallowed forms first: "Vitamin D3 50,000 units capsule" is taken, not injected.
+    if has(&[
+        "tablet",
+        "tablets",
+        "tab",
+        "tabs",
+        "capsule",
+        "capsules",
+        "cap",
+        "caps",
+        "caplet",
+        "pill",
+        "chewable",
+        "lozenge",
+        "syrup",
+        "suspension",
+        "elixir",
+        "granules",
+        "powder",
+    ]) && !has(&[
+        "ophthalmic",
+        "otic",
+        "eye",
+        "ear",
+        "nasal",
+        "inhalation",
+        "nebuliser",
+        "nebulizer",
+    ]) {
+        return "Take";
+    }
     if has(&[
         "cream",
         "ointment",
@@ -52,6 +83,10 @@ pub(crate) fn medicine_verb(head: &str, phrase_lower: &str) -> &'static str {
         "nebules",
         "enema",
         "nasal",
+        "ophthalmic",
+        "otic",
+        "gtt",
+        "gtts",
     ]) {
         "Use"
     } else if has(&[
@@ -103,6 +138,14 @@ pub(crate) fn from_tokens(v: View<'_, '_>, a: usize, b: usize) -> Option<String>
 }
 
 pub(crate) fn capitalise(text: &str) -> String {
+    // Quotation marks around a word of emphasis ("drop off") are not part of a title.
+    let unquoted;
+    let text = if text.contains(['“', '”', '"']) {
+        unquoted = text.replace(['“', '”', '"'], "");
+        unquoted.as_str()
+    } else {
+        text
+    };
     let mut out = String::with_capacity(text.len().min(MAX_CHARS * 4));
     for (n, c) in text.chars().enumerate() {
         if n >= MAX_CHARS {

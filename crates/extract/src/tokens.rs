@@ -161,9 +161,43 @@ impl<'d, 'a> View<'d, 'a> {
     }
 }
 
+/// Verbs a note puts in quotation marks for emphasis, not as anyone's words: "please
+/// “drop off” the sample" is still an instruction.
+const SCARE_QUOTED_VERBS: &[&str] = &[
+    "book", "bring", "call", "collect", "drop", "fill", "hand", "pick", "post", "send", "take",
+];
+
+/// A quotation of one to three words, opening with one of those verbs, right after
+/// "please", "to", "and" or nothing: emphasis, kept readable.
+fn is_scare_quote(note: &str, (from, to): (usize, usize)) -> bool {
+    // Only short quotations are looked at, and only a few bytes before them: linear time
+    // over a note of nothing but quotation marks.
+    if to - from > 40 {
+        return false;
+    }
+    let inner = &note[from..to];
+    let words: Vec<&str> = inner.split_whitespace().collect();
+    let first = words.first().map(|w| w.to_ascii_lowercase());
+    let mut window = from.saturating_sub(24);
+    while !note.is_char_boundary(window) {
+        window += 1;
+    }
+    let before = note[window..from]
+        .trim_end_matches(|c: char| !c.is_alphanumeric() && !c.is_whitespace())
+        .split_whitespace()
+        .next_back()
+        .map(str::to_ascii_lowercase);
+    (1..=3).contains(&words.len())
+        && first.is_some_and(|f| SCARE_QUOTED_VERBS.contains(&f.as_str()))
+        && before
+            .as_deref()
+            .is_none_or(|b| matches!(b, "please" | "to" | "and" | "then"))
+}
+
 /// Lowercases ASCII and blanks quoted text, keeping every byte offset.
 fn working_copy(note: &str) -> String {
-    let masks = quoted_regions(note);
+    let mut masks = quoted_regions(note);
+    masks.retain(|&r| !is_scare_quote(note, r));
     let mut out = String::with_capacity(note.len());
     let mut m = masks.iter().peekable();
     for (i, c) in note.char_indices() {

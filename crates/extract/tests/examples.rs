@@ -273,3 +273,304 @@ fn actions_other_than_medicines_are_planned_too() {
         ["Balance exercises | 3/day | 28 days"]
     );
 }
+
+#[test]
+fn prescription_labels_name_the_medicine_whatever_the_unit() {
+    for (note, want) in [
+        (
+            "Amlodipine-benazepril 5-20 mg capsule: 1 cap po qd.",
+            "Take amlodipine-benazepril 5-20 mg | 1/day | open",
+        ),
+        (
+            "Latanoprost 0.005% ophthalmic solution: 1 gtt OU qhs.",
+            "Use latanoprost 0.005% ophthalmic solution | 1/day | open",
+        ),
+        // OD before another frequency is the right eye.
+        (
+            "Brimonidine 0.2% eye drops: 1 gtt OD tid.",
+            "Use brimonidine 0.2% eye drops | 3/day | open",
+        ),
+        (
+            "Fluticasone 50 mcg nasal spray: 2 sprays each nostril q am.",
+            "Use fluticasone 50 mcg nasal spray | 1/day | open",
+        ),
+        (
+            "Insulin lispro 100 units/mL KwikPen: inject 8 units subcut tid with meals.",
+            "Inject insulin lispro 8 units | 3/day | open",
+        ),
+        (
+            "Mupirocin 2% ointment: apply to affected area tid x10d.",
+            "Apply mupirocin 2% ointment | 3/day | 10 days",
+        ),
+        (
+            "Cetirizine 1 mg/mL syrup: 5 mL po qd x 2 weeks.",
+            "Take cetirizine 5 mL | 1/day | 14 days",
+        ),
+        (
+            "Vitamin D3 50,000 units capsule: 1 cap po q wk x 8 weeks.",
+            "Take Vitamin D3 50,000 units | every 168h | 56 days",
+        ),
+        (
+            "Atrovent HFA (ipratropium bromide) 17 mcg inhaler: use 2 inhalations 4 times daily.",
+            "Use atrovent HFA (ipratropium bromide) 17 mcg inhaler | 4/day | open",
+        ),
+    ] {
+        assert_eq!(plan(note), [want], "{note}");
+    }
+}
+
+#[test]
+fn run_together_and_spaced_shorthand() {
+    for (note, want) in [
+        (
+            "Valacyclovir 1 g tablet: 1 tab po tidx7 days.",
+            "3/day | 7 days",
+        ),
+        (
+            "Terbinafine 250 mg tablet: 1 tab po dailyx6 weeks.",
+            "1/day | 42 days",
+        ),
+        (
+            "Linezolid 600 mg tablet: 1 tab po q12hrx10 days.",
+            "every 12h | 10 days",
+        ),
+        ("Tamsulosin 0.4 mg capsule: 1 cap po q hs.", "1/day | open"),
+        (
+            "Spironolactone 25 mg tablet: 1 tab po q am.",
+            "1/day | open",
+        ),
+        ("Metoprolol 25 mg tablet: 1 tab po q.d.", "1/day | open"),
+        (
+            "Methotrexate 2.5 mg tablet: 4 tabs po qweek.",
+            "every 168h | open",
+        ),
+        (
+            "Alendronate 70 mg tablet: 1 tab po q wk.",
+            "every 168h | open",
+        ),
+        (
+            "Amoxicillin 250 mg/5 mL suspension: 5 mL po 4x/dayx10 days.",
+            "4/day | 10 days",
+        ),
+        // A range of hours is its longer interval.
+        (
+            "Ondansetron 4 mg tablet: 1 tab po q 6-8 hours.",
+            "every 8h | open",
+        ),
+    ] {
+        let got = plan(note);
+        assert_eq!(got.len(), 1, "{note}: {got:?}");
+        assert!(got[0].ends_with(want), "{note}: {got:?}");
+    }
+    // As needed wins over a frequency, a range or a run-together "prn".
+    for note in [
+        "Tramadol 50 mg tablet: 1 tab po q4-6h prn pain, max 8 tabs/day.",
+        "Ibuprofen 400 mg tablet: 1 tab po q6hprnpain.",
+        "Cyclobenzaprine 10 mg tablet: 1 tab po qhs prnas needed for spasm.",
+    ] {
+        assert_eq!(plan(note), Vec::<String>::new(), "{note}");
+    }
+}
+
+#[test]
+fn trailing_clauses_change_nothing() {
+    for note in [
+        "Glipizide 5 mg tablet: 1 tab po bid -- max 2 tabs/day.",
+        "Glipizide 5 mg tablet: 1 tab po bid maximum daily dose 10 mg.",
+        "Glipizide 5 mg tablet: take 1 tablet by mouth twice daily as directed.",
+        "Glipizide 5 mg tablet: 1 tab po bid with food, swallow whole.",
+        "Glipizide 5 mg tablet: 1 tab po bid, patient will buy otc if not covered.",
+    ] {
+        let got = plan(note);
+        assert_eq!(got.len(), 1, "{note}: {got:?}");
+        assert!(got[0].ends_with("| 2/day | open"), "{note}: {got:?}");
+    }
+    assert_eq!(
+        plan("Hydrocortisone 1% cream: apply bid for no longer than 10 days at a time."),
+        ["Apply hydrocortisone 1% cream | 2/day | open"]
+    );
+}
+
+#[test]
+fn tapers_give_one_step_per_phase() {
+    // Without "then", without a frequency word in each phase: once a day.
+    assert_eq!(
+        plan("Prednisone 5 mg tablet: 6 tabs x2d, 4 tabs x2d, 2 tabs x2d, 1 tab x2d."),
+        [
+            "Take prednisone 5 mg, 6 tabs | 1/day | 2 days",
+            "Take prednisone 5 mg, 4 tabs | 1/day | 2 days",
+            "Take prednisone 5 mg, 2 tabs | 1/day | 2 days",
+            "Take prednisone 5 mg, 1 tab | 1/day | 2 days",
+        ]
+    );
+    // Each phase keeps the frequency before it.
+    assert_eq!(
+        plan("Clonidine 0.1 mg tablet: 1 po bid x 3 days 1/2 po bid x 3 days 1/2 po qd x 3 days."),
+        [
+            "Take clonidine 0.1 mg, 1 | 2/day | 3 days",
+            "Take clonidine 0.1 mg, 1/2 | 2/day | 3 days",
+            "Take clonidine 0.1 mg, 1/2 | 1/day | 3 days",
+        ]
+    );
+    // In mg, with "then"; a loading day; a titration.
+    assert_eq!(
+        plan("Prednisolone 40 mg od x 5/7, then 30 mg x 3/7, then 20 mg x 3/7, then stop."),
+        [
+            "Take prednisolone 40 mg | 1/day | 5 days",
+            "Take prednisolone 30 mg | 1/day | 3 days",
+            "Take prednisolone 20 mg | 1/day | 3 days",
+        ]
+    );
+    assert_eq!(
+        plan("Azithromycin 250 mg tablet: take 2 tablets on day 1 and 1 tablet on days 2-5."),
+        [
+            "Take azithromycin 250 mg, 2 tablets | 1/day | 1 days",
+            "Take azithromycin 250 mg, 1 tablet | 1/day | 4 days",
+        ]
+    );
+    assert_eq!(
+        plan("I have started methotrexate 10 mg once weekly, increasing to 15 mg once weekly after 4 weeks."),
+        [
+            "Take methotrexate 10 mg | every 168h | 28 days",
+            "Take methotrexate 15 mg | every 168h | open",
+        ]
+    );
+}
+
+#[test]
+fn durations_that_are_approximate_or_chosen() {
+    assert_eq!(
+        plan("Omeprazole 20 mg once daily for about 8 weeks."),
+        ["Take omeprazole 20 mg | 1/day | 56 days"]
+    );
+    assert_eq!(
+        plan("Nitrofurantoin 100 mg twice daily, 5-7 days; let's do 7."),
+        ["Take nitrofurantoin 100 mg | 2/day | 7 days"]
+    );
+    assert_eq!(
+        plan("Tamoxifen 20 mg once daily for 5 years."),
+        ["Take tamoxifen 20 mg | 1/day | 1825 days"]
+    );
+    // A single dose is a course of one.
+    assert_eq!(
+        plan("Fluconazole 150 mg tablet: take 1 tablet by mouth once."),
+        ["Take fluconazole 150 mg | 1/day | 1 doses"]
+    );
+}
+
+#[test]
+fn combination_products_and_brands_are_one_medicine() {
+    for (note, want) in [
+        (
+            "Dalteparin (Fragmin) 5,000 units once daily for 28 days.",
+            "Inject dalteparin (Fragmin) 5,000 units | 1/day | 28 days",
+        ),
+        (
+            "Duac gel (clindamycin 1%/benzoyl peroxide 5%) once daily at night for 12 weeks.",
+            "Apply duac gel (clindamycin 1%/benzoyl peroxide 5%) | 1/day | 84 days",
+        ),
+        (
+            "Paxlovid (nirmatrelvir 150 mg + ritonavir 100 mg) twice daily for 5 days.",
+            "Take paxlovid (nirmatrelvir 150 mg + ritonavir 100 mg) | 2/day | 5 days",
+        ),
+        (
+            "Insulin degludec (Tresiba) 30 units at 22:00.",
+            "Inject insulin degludec (Tresiba) 30 units | at 22:00 | open",
+        ),
+    ] {
+        assert_eq!(plan(note), [want], "{note}");
+    }
+}
+
+#[test]
+fn narrative_with_clock_times_and_the_teams_tasks_give_nothing() {
+    for note in [
+        "Ward round 09:15, Dr Singh.",
+        "Rolled his ankle playing football on Saturday at 19:30.",
+        "Ondansetron 4 mg IV given at 16:10.",
+        "Night staff to do 4-hourly obs.",
+        "DN to redo the dressing on Monday and Thursday.",
+        "The diabetes specialist nurse will phone on Thursday.",
+        "We have arranged an MRI of the lumbar spine.",
+        "Walks 30 minutes three times a week.",
+        "Using salbutamol 6-8 times a day.",
+        "On metformin 1 g bd.",
+        "Still smoking 10/day.",
+    ] {
+        let steps = read(note);
+        assert!(
+            steps.plan.is_empty() && steps.checklist.is_empty(),
+            "{note}: {steps:?}"
+        );
+    }
+    // A plan line copied forward is one step.
+    assert_eq!(
+        plan("P: Continue amlodipine 5 mg once daily.\nP: Continue amlodipine 5 mg once daily."),
+        ["Take amlodipine 5 mg | 1/day | open"]
+    );
+}
+
+#[test]
+fn one_off_tasks_with_less_common_verbs() {
+    for (note, want) in [
+        (
+            "Photograph the mole today with a ruler beside it.",
+            "photograph",
+        ),
+        (
+            "Bring all your inhalers to the nurse review next week.",
+            "inhalers",
+        ),
+        (
+            "Complete the PHQ-9 questionnaire online before our next call.",
+            "questionnaire",
+        ),
+        ("Return your old inhalers to the pharmacy.", "inhalers"),
+        ("Ask the pharmacist for a blister pack.", "blister"),
+        (
+            "Please \u{201c}drop off\u{201d} a urine sample at reception.",
+            "sample",
+        ),
+        (
+            "Have the stitches removed at your GP surgery in 10 days.",
+            "stitches",
+        ),
+        (
+            "I have asked her to book a fasting lipid profile with the practice nurse.",
+            "lipid",
+        ),
+        (
+            "He has agreed to attend the smoking cessation clinic.",
+            "smoking",
+        ),
+        ("Remove the outer dressing on day 2.", "dressing"),
+    ] {
+        let got = checklist(note);
+        assert_eq!(got.len(), 1, "{note}: {got:?}");
+        assert!(got[0].to_lowercase().contains(want), "{note}: {got:?}");
+    }
+    // One task told in two verbs is one item; the clinician's own call is none.
+    assert_eq!(
+        checklist("Complete the food diary and return it to the dietitian."),
+        ["Complete the food diary"]
+    );
+    assert!(checklist("I will ring back after the visit.").is_empty());
+}
+
+#[test]
+fn times_of_day_as_words_count_doses() {
+    for (note, want) in [
+        ("Metformin 500 mg: 1 tab with breakfast and evening meal.", "2/day"),
+        ("Take one tablet of sevelamer 800 mg before meals and at bedtime.", "4/day"),
+        (
+            "Carbidopa-levodopa 25/100 mg tablet: take one tablet in the morning, at noon and at bedtime.",
+            "3/day",
+        ),
+        ("Insulin aspart 6 units before breakfast, lunch and dinner.", "3/day"),
+        ("Apply emollient lip balm morning and evening.", "2/day"),
+    ] {
+        let got = plan(note);
+        assert_eq!(got.len(), 1, "{note}: {got:?}");
+        assert!(got[0].contains(want), "{note}: {got:?}");
+    }
+}

@@ -27,6 +27,80 @@ fn check(note: &str) {
     assert_eq!(back, steps);
 }
 
+/// Pieces of pharmacy sigs and labels (the sig table's shorthand among them).
+const SIG_PIECES: &[&str] = &[
+    "Prednisone",
+    "10 mg",
+    "tablet",
+    "tabs",
+    "1",
+    "1/2",
+    "0.5",
+    "cap",
+    "gtt",
+    "OU",
+    "OD",
+    "po",
+    "bid",
+    "tid",
+    "qid",
+    "qd",
+    "q",
+    "hs",
+    "am",
+    "wk",
+    "q4-6h",
+    "q12hr",
+    "x",
+    "10",
+    "d",
+    "days",
+    "dailyx",
+    "prn",
+    "as",
+    "needed",
+    "max",
+    "daily",
+    "dose",
+    "then",
+    "and",
+    "on",
+    "day",
+    "-",
+    "(",
+    ")",
+    "Brand",
+    "/",
+    "+",
+    "insulin",
+    "units",
+    "subcut",
+    "instr",
+    "please",
+    "once",
+    "today",
+    "let's do",
+    "7",
+    "5-7",
+    "for about",
+    "weeks",
+    "“",
+    "”",
+    "drop off",
+    "increasing to",
+    "after",
+    "every",
+    "morning",
+    "noon",
+    "bedtime",
+    "at",
+    "08:00",
+    "with",
+    "each",
+    "main",
+    "meal",
+];
+
 /// Pieces of clinical text, punctuation and numbers that the strategies recombine.
 const PIECES: &[&str] = &[
     "Take",
@@ -94,6 +168,26 @@ proptest! {
         check(&note);
     }
 
+    /// Prescription labels and sigs, glued together or spaced at random: the shorthand
+    /// splitter, the label reader and the phase reader see every combination.
+    #[test]
+    fn sig_shorthand_run_together_never_panics(
+        parts in proptest::collection::vec(proptest::sample::select(SIG_PIECES), 0..120),
+        glue in proptest::collection::vec(0u8..4, 120),
+    ) {
+        let mut note = String::new();
+        for (p, g) in parts.iter().zip(glue.iter()) {
+            note.push_str(p);
+            match g {
+                0 => {}
+                1 => note.push(' '),
+                2 => note.push_str(": "),
+                _ => note.push_str(", "),
+            }
+        }
+        check(&note);
+    }
+
     #[test]
     fn arbitrary_unicode_never_panics(note in any::<String>()) {
         check(&note);
@@ -148,6 +242,19 @@ fn pathological_punctuation_and_numbers_stay_fast() {
         limit,
     );
     timed(&"amoxicillin ".repeat(80_000), limit);
+    // Shorthand, labels and brackets without end.
+    for unit in [
+        "bidx",
+        "q ",
+        "Drug 5 mg tablet: ",
+        "X 1 tab x2d, ",
+        "(Brand) ",
+        "amoxicillin/",
+        "“drop off” ",
+        ", increasing to 5 mg",
+    ] {
+        timed(&unit.repeat(40_000), limit);
+    }
 }
 
 #[test]
