@@ -19,14 +19,19 @@ const DEV_F1: f64 = 1.0;
 
 /// F1 measured once with score.py on the blind set (`tests/data/notes.jsonl`, 212 notes
 /// labelled by someone else and never tuned on) when the extractor was finished.
-const BLIND_F1: f64 = 0.970;
+const OWN_F1: f64 = 0.981;
 
-/// F1 measured with score.py on `tests/data/real-sigs.jsonl` (the 170 real sigs of
-/// ParseRx's public corpus, labelled before the extractor read them) and on
-/// `tests/data/fresh-notes.jsonl` (71 notes in clinical styles, labelled the same way),
-/// the day they were labelled. The floor issue 14 raises (aims: 0.85 and 0.90).
-const REAL_SIGS_F1: f64 = 0.521;
-const FRESH_NOTES_F1: f64 = 0.544;
+/// F1 measured with score.py when issue 14 was finished, on `tests/data/real-sigs.jsonl`
+/// (the 170 real sigs of ParseRx's public corpus, labelled before the extractor read them;
+/// 0.521 the day they were labelled), `tests/data/fresh-notes.jsonl` (71 notes in clinical
+/// styles, labelled the same way; 0.544), `tests/data/blind-notes.jsonl` (120 notes
+/// labelled by someone who never saw the extractor; 0.667 when they arrived, then tuned
+/// on) and `tests/data/holdout-notes.jsonl` (100 more such notes, never tuned on: only
+/// their total was read; 0.671 when they arrived).
+const REAL_SIGS_F1: f64 = 0.945;
+const FRESH_NOTES_F1: f64 = 0.956;
+const BLIND_NOTES_F1: f64 = 0.958;
+const HOLDOUT_NOTES_F1: f64 = 0.857;
 
 struct Tally {
     hits: usize,
@@ -256,21 +261,21 @@ fn the_scorer_follows_score_py() {
 }
 
 #[test]
-fn blind_set_f1_stays_at_its_measured_level() {
+fn own_set_f1_stays_at_its_measured_level() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/notes.jsonl");
     let Some(set) = read_set(path) else { return };
     // Only the figure: the blind set's notes are not for reading while tuning.
     let (f1, _) = score(&set);
-    println!("blind-set extraction F1 {f1:.3}");
+    println!("own-set extraction F1 {f1:.3}");
     assert!(
-        f1 >= BLIND_F1 - 0.03,
-        "blind-set F1 {f1:.3} fell below {:.3}",
-        BLIND_F1 - 0.03
+        f1 >= OWN_F1 - 0.03,
+        "own-set F1 {f1:.3} fell below {:.3}",
+        OWN_F1 - 0.03
     );
 }
 
 #[test]
-fn labelled_real_sigs_and_fresh_notes_stay_at_least_at_their_measured_level() {
+fn labelled_real_sigs_and_independent_notes_stay_at_their_measured_level() {
     for (name, path, measured) in [
         (
             "real sigs",
@@ -281,6 +286,16 @@ fn labelled_real_sigs_and_fresh_notes_stay_at_least_at_their_measured_level() {
             "fresh notes",
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fresh-notes.jsonl"),
             FRESH_NOTES_F1,
+        ),
+        (
+            "blind notes",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/blind-notes.jsonl"),
+            BLIND_NOTES_F1,
+        ),
+        (
+            "holdout notes",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/holdout-notes.jsonl"),
+            HOLDOUT_NOTES_F1,
         ),
     ] {
         let Some(set) = read_set(path) else { continue };
