@@ -13,11 +13,15 @@
 //! plan steps come from one note.
 //!
 //! The reading runs in stages, each in its own module:
-//! [`tokens`](crate) (one pass, quotations blanked) → `sentences` → `clauses` →
-//! `filters` (history, stopping, advice against, conditions, as-needed, narrative) →
-//! `frequency`, `clock`, `duration` → `drugs` (medicines and doses) → `titles`.
-//! Every stage scans with bounded look-ahead: time is linear in the note's length, and no
-//! input makes it panic.
+//! `tokens` (one pass, quotations blanked, run-together shorthand cut by the sig table of
+//! `sig`) → `sentences` → `clauses` → `filters` (the clause's role: instruction, history,
+//! stopping, advice against, condition, as-needed, narrative, the team's task) →
+//! `frequency`, `clock`, `duration` → `drugs` (medicines by the 9,359 names of
+//! `medicines`, stems and doses; combinations and brands in brackets as one) → labels
+//! ("Medicine strength form: directions"), phases and `titles`. Every stage scans with
+//! bounded look-ahead: time is linear in the note's length, and no input makes it panic.
+//! The crate's `README.md` lists what it understands, with examples, what it leaves to the
+//! language-model providers, and its scores on the labelled sets.
 //!
 //! ```
 //! let steps = hospital_extract::extract(
@@ -26,6 +30,14 @@
 //! assert_eq!(steps.checklist[0].title, "Buy amoxicillin 500 mg capsules today");
 //! assert_eq!(steps.plan[0].title, "Take amoxicillin 500 mg");
 //! assert_eq!(steps.plan[0].source, "Take one capsule three times a day for 7 days.");
+//!
+//! // A pharmacy label: shorthand, a unit that is not a tablet, no verb.
+//! let steps = hospital_extract::extract("Timolol 0.5% eye drops: 1 gtt OU bidx30d");
+//! assert_eq!(steps.plan[0].title, "Use timolol 0.5% eye drops");
+//! assert_eq!(
+//!     steps.plan[0].duration,
+//!     Some(hospital_extract::Duration::Days(hospital_extract::DurationDays::new(30).unwrap()))
+//! );
 //! ```
 
 mod clauses;
