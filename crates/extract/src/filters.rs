@@ -450,6 +450,14 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             {
                 f.conditional = true;
             }
+            // Limits are not schedules: "fluid restriction 1.5 litres a day", "limit salt to
+            // less than 2,000 mg a day".
+            "limit" | "limits" | "restrict" | "restriction" | "restricted" => f.as_needed = true,
+            "less" | "fewer" if next == "than" => f.as_needed = true,
+            // "Repeat U&E in 1 week (GP please arrange)": the team's task.
+            _ if STAFF.contains(&w) && matches!(next, "please" | "to") && i > first => {
+                f.narrative = true;
+            }
             // As needed.
             "prn" | "sos" | "optional" | "optionally" | "maximum" | "max" | "may" | "might"
             | "can" | "could" => f.as_needed = true,

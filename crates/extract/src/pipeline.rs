@@ -539,9 +539,39 @@ fn read_sentence(
             if let Some(s) = schedule {
                 prev_schedule = Some(s.clone());
             }
-            if !seg.flags.blocks() {
+            // "Next appointment: 03/14 at 10:30": a clock time alone schedules an action only
+            // when someone is told to do it.
+            let seg_time_only = seg
+                .schedule
+                .as_ref()
+                .is_some_and(|s| matches!(s, Schedule::FixedTimes { .. }))
+                && freq.explicit().is_none()
+                && freq.weekday_interval().is_none()
+                && freq.cue_count() == 0;
+            let told = crate::lexicon::is_imperative(head) || is_admin_verb(head);
+            // "Daily weights: she should weigh herself every morning": the heading's
+            // schedule is the line's own, told after the colon.
+            let heading = clauses.get(k + 1).is_some_and(|c| {
+                c.join == Join::Colon
+                    && frequency::scan(View::new(doc, c.start, c.end))
+                        .hits
+                        .iter()
+                        .any(|h| {
+                            matches!(
+                                h.freq,
+                                frequency::Freq::PerDay(_)
+                                    | frequency::Freq::EveryHours(_)
+                                    | frequency::Freq::Cue(_)
+                            )
+                        })
+            }) && !told
+                && seg.mention.is_none();
+            if !seg.flags.blocks() && !heading {
                 if let Some(schedule) = schedule {
                     for subject in &subjects_for_seg {
+                        if seg_time_only && !told && matches!(subject, Subject::Action { .. }) {
+                            continue;
+                        }
                         let mut title = subject.title(strength.as_deref());
                         if let (Some(d), Subject::Medicine { .. }) = (&phase_dose, subject) {
                             title = format!("{title}, {d}");

@@ -294,7 +294,10 @@ fn labelled_real_sigs_and_independent_notes_stay_at_their_measured_level() {
         ),
         (
             "holdout notes",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/holdout-notes.jsonl"),
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/holdout-notes.jsonl"
+            ),
             HOLDOUT_NOTES_F1,
         ),
     ] {
