@@ -187,9 +187,18 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 // "…, and she can use Fostair as her reliever": a new sentence in all but name.
                 let new_subject = v.w(i - 1) == ","
                     && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i");
+                // "…, and quadriceps exercises twice a day": a second thing, its own schedule.
+                let second_thing = i > start + 1
+                    && v.w(i - 1) == ","
+                    && schedule_ends_at(v, start, i - 1)
+                    && frequency_within(v, i + 1, 8);
                 // "2 tablets on day 1 and 1 tablet on days 2-5": phases.
                 let join = if second_dose { Join::Then } else { Join::And };
-                (is_imperative(verb) || is_checklist_verb(verb) || second_dose || new_subject)
+                (is_imperative(verb)
+                    || is_checklist_verb(verb)
+                    || second_dose
+                    || new_subject
+                    || second_thing)
                     .then_some((if v.w(i - 1) == "," { i - 1 } else { i }, i + 1, join))
             }
             "," | "(" if i > start && next != "then" && opens_after_comma(v, i + 1) => {
@@ -220,15 +229,6 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                     || (w == "as" && next == "the" && v.w(i - 1) == ",") =>
             {
                 Some((if v.w(i - 1) == "," { i - 1 } else { i }, i, Join::Comma))
-            }
-            // "…, and quadriceps exercises twice a day": a second thing with its own schedule.
-            "and"
-                if i > start + 1
-                    && v.w(i - 1) == ","
-                    && schedule_ends_at(v, start, i - 1)
-                    && frequency_within(v, i + 1, 8) =>
-            {
-                Some((i - 1, i + 1, Join::And))
             }
             // A limit is its own clause: "twice daily -- max 2 tabs/day", "at bedtime
             // maximum daily dose 2 mg", "do not exceed 4 g".

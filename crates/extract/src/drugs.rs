@@ -93,11 +93,17 @@ pub(crate) fn strength_at(v: View<'_, '_>, i: usize) -> Option<usize> {
         return None;
     }
     let mut end = i + 2;
-    // "5 mg/5 ml", "10 mg/kg"
+    // "5 mg/5 ml", "10 mg/kg", a patch's rate "4.6 mg/24 h", "25 mcg/hr"
     if v.w(end) == "/" && v.glued(end) {
         if v.kind(end + 1) == Some(Kind::Number) && is_strength_unit(v.w(end + 2)) {
             end += 3;
         } else if is_strength_unit(v.w(end + 1)) {
+            end += 2;
+        } else if v.kind(end + 1) == Some(Kind::Number)
+            && matches!(v.w(end + 2), "h" | "hr" | "hrs" | "hours")
+        {
+            end += 3;
+        } else if matches!(v.w(end + 1), "h" | "hr" | "hour") {
             end += 2;
         }
     }
@@ -228,6 +234,16 @@ fn extend_phrase(v: View<'_, '_>, end: usize) -> usize {
     let mut end = end;
     loop {
         let original = v.doc.orig(end);
+        // "sulfamethoxazole-trimethoprim", "modified-release": the hyphen and the word.
+        if v.w(end) == "-"
+            && v.glued(end)
+            && v.kind(end + 1) == Some(Kind::Word)
+            && v.glued(end + 1)
+            && !is_form(v.w(end + 1))
+        {
+            end += 2;
+            continue;
+        }
         if is_form(v.w(end)) || (v.w(end) == "-" && v.glued(end) && is_form(v.w(end + 1))) {
             end += 1;
         } else if let Some(e) = strength_at(v, end) {

@@ -187,7 +187,7 @@ fn open_ended(v: View<'_, '_>, i: usize) -> Option<usize> {
 /// Words before a bare amount that make it a point in time, not a course.
 const NOT_BEFORE_BARE: &[&str] = &[
     "about", "after", "ago", "at", "by", "each", "every", "from", "in", "last", "next", "of",
-    "past", "per", "since", "than", "within", "around", "over",
+    "past", "per", "since", "than", "within", "around", "over", "/",
 ];
 /// Words after a bare amount that do the same.
 const NOT_AFTER_BARE: &[&str] = &[

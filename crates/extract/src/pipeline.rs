@@ -64,14 +64,14 @@ const GENERIC: &[&str] = &[
     "arms", "around", "as", "at", "back", "bedtime", "before", "body", "both", "breakfast", "by",
     "chest", "course", "decreasing", "dose", "doses", "each", "ear", "ears", "empty", "evening",
     "evenly", "every", "eye", "eyes", "face", "first", "food", "full", "generously", "gently",
-    "glass", "going", "gums", "hair", "hands", "in", "increasing", "inflamed", "into", "it",
-    "layer", "least", "left", "legs", "lesion", "lesions", "lips", "meal", "meals", "medication",
-    "medications", "medicine", "milk", "morning", "mouth", "neck", "night", "nose", "nostril",
-    "nostrils", "of", "on", "one", "onto", "or", "oral", "orally", "over", "patch", "patches",
-    "pill", "pills", "plus", "po", "rash", "reducing", "right", "rising", "same", "scalp", "skin",
-    "sparingly", "spot", "spots", "stomach", "teeth", "the", "them", "then", "these", "thickly",
-    "thin", "thinly", "this", "those", "to", "treatment", "under", "usual", "water", "whole",
-    "with", "wound", "your",
+    "glass", "going", "gums", "h", "hair", "hands", "hr", "in", "increasing", "inflamed", "into",
+    "it", "layer", "least", "left", "legs", "lesion", "lesions", "lips", "meal", "meals",
+    "medication", "medications", "medicine", "milk", "morning", "mouth", "neck", "night", "nose",
+    "nostril", "nostrils", "of", "on", "one", "onto", "or", "oral", "orally", "over", "patch",
+    "patches", "pill", "pills", "plus", "po", "rash", "reducing", "right", "rising", "same",
+    "scalp", "skin", "sparingly", "spot", "spots", "stomach", "teeth", "the", "them", "then",
+    "these", "thickly", "thin", "thinly", "this", "those", "to", "treatment", "under", "usual",
+    "water", "whole", "with", "wound", "your",
 ];
 
 /// Objects that name nothing on their own: a checklist title borrows the sentence's context.
@@ -1052,9 +1052,39 @@ const HABITS: &[&str] = &[
     "works",
 ];
 const DESCRIBING_VERBS: &[&str] = &[
-    "are", "became", "becomes", "comes", "drinks", "eats", "feels", "gets", "goes", "had",
-    "happen", "happens", "has", "have", "is", "lasts", "occur", "occurs", "remains", "seems",
-    "smokes", "started", "takes", "uses", "wakes", "was", "were", "will", "would",
+    "agreed",
+    "are",
+    "became",
+    "becomes",
+    "comes",
+    "decided",
+    "discussed",
+    "drinks",
+    "eats",
+    "explained",
+    "feels",
+    "gets",
+    "goes",
+    "had",
+    "happen",
+    "happens",
+    "has",
+    "have",
+    "is",
+    "lasts",
+    "occur",
+    "occurs",
+    "remains",
+    "seems",
+    "smokes",
+    "started",
+    "takes",
+    "uses",
+    "wakes",
+    "was",
+    "were",
+    "will",
+    "would",
 ];
 
 fn describes(v: View<'_, '_>, from: usize, to: usize) -> bool {
@@ -1204,7 +1234,7 @@ fn is_checklist(
     let has_object = (cstart + 1..v.end)
         .any(|i| v.kind(i) == Some(Kind::Word) || v.kind(i) == Some(Kind::Number));
     // "contact-lens wearer", "Phone consult", "Telephone consultation with…": nouns.
-    let noun_use = (v.w(cstart + 1) == "-" && v.glued(cstart + 1))
+    let noun_use = (v.w(cstart + 1) == "-" && v.glued(cstart + 1) && head != "self")
         || (matches!(
             head,
             "phone" | "telephone" | "call" | "email" | "video" | "contact"
@@ -1261,7 +1291,9 @@ fn is_checklist(
     }
     if is_checklist_verb(head) {
         // "Fill out the symptom checklist every evening for 7 days" repeats: a plan step.
-        let repeats = freq.explicit().is_some() || freq.weekday_interval().is_some();
+        let repeats = freq.explicit().is_some()
+            || freq.weekday_interval().is_some()
+            || (freq.cue_count() > 0 && mentions_any(&["every", "each", "nightly"]));
         return (has_object || in_context) && !(head == "repeat" && scheduled) && !repeats;
     }
     // "self-refer to Talking Therapies"
