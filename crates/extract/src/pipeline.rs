@@ -60,18 +60,22 @@ impl Subject {
 /// refers to the medicine named before ("Take one capsule twice daily").
 #[rustfmt::skip]
 const GENERIC: &[&str] = &[
-    "&", "a", "across", "affected", "after", "again", "all", "also", "an", "and", "area", "areas",
-    "arms", "around", "as", "at", "back", "bedtime", "before", "body", "both", "breakfast", "by",
-    "chest", "course", "decreasing", "dose", "doses", "each", "ear", "ears", "empty", "evening",
-    "evenly", "every", "eye", "eyes", "face", "first", "food", "full", "generously", "gently",
-    "glass", "going", "gums", "h", "hair", "hands", "hr", "in", "increasing", "inflamed", "into",
-    "it", "layer", "least", "left", "legs", "lesion", "lesions", "lips", "meal", "meals",
-    "medication", "medications", "medicine", "milk", "morning", "mouth", "neck", "night", "nose",
-    "nostril", "nostrils", "of", "on", "one", "onto", "or", "oral", "orally", "over", "patch",
-    "patches", "pill", "pills", "plus", "po", "rash", "reducing", "right", "rising", "same",
-    "scalp", "skin", "sparingly", "spot", "spots", "stomach", "teeth", "the", "them", "then",
-    "these", "thickly", "thin", "thinly", "this", "those", "to", "treatment", "under", "usual",
-    "water", "whole", "with", "wound", "your",
+    "&", "a", "abdomen", "across", "affected", "after", "again", "all", "also", "an", "and",
+    "ankle", "ankles", "area", "areas", "arm", "armpit", "armpits", "arms", "around", "as", "at",
+    "back", "bedtime", "before", "belly", "body", "both", "breakfast", "buttock", "buttocks", "by",
+    "chest", "course", "decreasing", "dose", "doses", "each", "ear", "ears", "elbow", "elbows",
+    "empty", "evening", "evenly", "every", "eye", "eyes", "face", "feet", "finger", "fingers",
+    "first", "food", "foot", "full", "generously", "gently", "glass", "going", "groin", "gums",
+    "h", "hair", "hand", "hands", "hip", "hips", "hr", "in", "increasing", "inflamed", "inner",
+    "into", "it", "joint", "joints", "knee", "knees", "layer", "least", "left", "leg", "legs",
+    "lesion", "lesions", "lips", "lower", "meal", "meals", "medication", "medications", "medicine",
+    "milk", "morning", "mouth", "nail", "nails", "neck", "night", "nose", "nostril", "nostrils",
+    "of", "on", "one", "onto", "or", "oral", "orally", "outer", "over", "patch", "patches", "pill",
+    "pills", "plaque", "plaques", "plus", "po", "rash", "reducing", "right", "rising", "same",
+    "scalp", "shoulder", "shoulders", "side", "sides", "skin", "sparingly", "spot", "spots",
+    "stomach", "teeth", "the", "them", "then", "these", "thickly", "thigh", "thighs", "thin",
+    "thinly", "this", "those", "to", "toe", "toes", "treatment", "under", "upper", "usual",
+    "water", "whole", "with", "wound", "wrist", "wrists", "your",
 ];
 
 /// Objects that name nothing on their own: a checklist title borrows the sentence's context.
@@ -195,7 +199,11 @@ fn read_sentence(
     let mut item_clause: Option<usize> = None;
     for (k, clause) in clauses.iter().enumerate() {
         let v = View::new(doc, clause.start, clause.end);
-        if clauses.get(k + 1).is_some_and(|c| c.join == Join::Colon) {
+        // "Diclofenac 1% gel - apply 4 grams…" reads like a label too.
+        if clauses
+            .get(k + 1)
+            .is_some_and(|c| matches!(c.join, Join::Colon | Join::Dash))
+        {
             if let Some(l) = Label::read(v) {
                 ctx.last_medicine = Some(l.subject(""));
                 label = Some(l);
@@ -548,7 +556,12 @@ fn read_sentence(
                 && freq.explicit().is_none()
                 && freq.weekday_interval().is_none()
                 && freq.cue_count() == 0;
-            let told = crate::lexicon::is_imperative(head) || is_admin_verb(head);
+            // "Phone call with the patient's wife 09:40": a noun, not an order.
+            let told = (crate::lexicon::is_imperative(head) || is_admin_verb(head))
+                && !matches!(
+                    v.w(cstart + 1),
+                    "call" | "consultation" | "consult" | "review" | "conversation" | "visit"
+                );
             // "Daily weights: she should weigh herself every morning": the heading's
             // schedule is the line's own, told after the colon.
             let heading = clauses.get(k + 1).is_some_and(|c| {
