@@ -103,7 +103,8 @@ pub(crate) fn strength_at(v: View<'_, '_>, i: usize) -> Option<usize> {
             && matches!(v.w(end + 2), "h" | "hr" | "hrs" | "hours")
         {
             end += 3;
-        } else if matches!(v.w(end + 1), "h" | "hr" | "hour") {
+        } else if matches!(v.w(end + 1), "h" | "hr" | "hour" | "day" | "d" | "24h") {
+            // "0.1 mg/day patch", "25 mcg/hr"
             end += 2;
         }
     }

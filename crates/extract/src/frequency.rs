@@ -320,6 +320,10 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
         };
         return Some((f, k + 1));
     }
+    // "0.1 mg/day": the rate a patch gives, not how often it is put on.
+    if w == "/" && v.glued(i) && crate::lexicon::is_strength_unit(v.w(i.wrapping_sub(1))) {
+        return None;
+    }
     if w == "per" || w == "a" || w == "/" {
         // "several times a day" names no count: no schedule.
         if v.w(i + 1) == "day" && v.w(i.wrapping_sub(1)) != "times" {

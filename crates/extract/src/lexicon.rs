@@ -156,9 +156,10 @@ pub(crate) fn is_count_unit(w: &str) -> bool {
 /// the medicine the note last mentioned.
 #[rustfmt::skip]
 const ADMIN_VERBS: &[&str] = &[
-    "administer", "apply", "chew", "commence", "continue", "decrease", "dissolve", "give",
-    "increase", "inhale", "inject", "insert", "instil", "instill", "put", "reduce", "restart",
-    "resume", "rub", "spray", "start", "swallow", "take", "use",
+    "administer", "apply", "chew", "commence", "continue", "decrease", "dissolve", "drink",
+    "gargle", "give", "increase", "inhale", "inject", "insert", "instil", "instill", "mix",
+    "place", "put", "reduce", "restart", "resume", "rub", "spray", "start", "swallow", "swish",
+    "take", "use",
 ];
 
 pub(crate) fn is_admin_verb(w: &str) -> bool {
