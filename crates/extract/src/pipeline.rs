@@ -952,6 +952,11 @@ fn first_consumed(
 
 /// Nothing but administration verbs, quantities and generic words before the schedule.
 fn is_generic(v: View<'_, '_>, from: usize, to: usize) -> bool {
+    // "Wash it gently once a day": a verb of its own leads, whatever lists its word is in.
+    let lead = v.w(from);
+    if crate::lexicon::is_imperative(lead) && !is_admin_verb(lead) {
+        return false;
+    }
     (from..to).all(|i| {
         let w = v.w(i);
         match v.kind(i) {
