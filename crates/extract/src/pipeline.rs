@@ -254,7 +254,21 @@ fn read_sentence(
         let mentions = drugs::find(cv);
         // "On metformin 1 g bd.", "Using salbutamol 6-8 times a day": what the patient is
         // on or does, told; not a change.
+        // "T2DM on metformin 500 mg bd", "He is on ramipril": background, unless a change
+        // puts the patient on it ("started on", "switched on").
+        let on_background = mentions.iter().any(|m| {
+            m.start > cstart
+                && v.w(m.start - 1) == "on"
+                && !matches!(
+                    v.w(m.start.wrapping_sub(2)),
+                    "started" | "start" | "continue" | "continued" | "keep" | "put" | "remain"
+                        | "stay" | "switched" | "switch" | "placed" | "commenced" | "commence"
+                        | "restarted" | "restart" | "go" | "going" | "changed" | "change"
+                        | "moved" | "move" | "now" | "then" | "and" | "take" | "day"
+                )
+        });
         if (v.w(cstart) == "on" && mentions.first().is_some_and(|m| m.start == cstart + 1))
+            || on_background
             || HABITS.contains(&head)
         {
             flags.narrative = true;
