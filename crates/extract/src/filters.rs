@@ -321,6 +321,19 @@ fn staff_subject(v: View<'_, '_>, j: usize) -> bool {
         )
 }
 
+fn is_year(w: &str) -> bool {
+    w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1950..=2035).contains(&y))
+}
+
+fn is_month(w: &str) -> bool {
+    matches!(
+        w,
+        "january" | "jan" | "february" | "feb" | "march" | "mar" | "april" | "apr" | "may"
+            | "june" | "jun" | "july" | "jul" | "august" | "aug" | "september" | "sep" | "sept"
+            | "october" | "oct" | "november" | "nov" | "december" | "dec"
+    )
+}
+
 /// Reads a clause's words from `from` and says what keeps it from being a step.
 pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
     let mut f = Flags::default();
@@ -359,6 +372,14 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 f.history = true;
             }
             "used" if next == "to" => f.history = true,
+            // A course with a year is a past one: "in March 2024", "(2023)", "since 2019".
+            _ if is_year(w)
+                && i > first
+                && (matches!(v.w(i - 1), "in" | "since" | "during" | "from" | "of" | "(")
+                    || is_month(v.w(i - 1))) =>
+            {
+                f.history = true;
+            }
             // "given in surgery", "IV given at 16:10"; not "to be given weekly".
             "given" | "administered" if i == first || v.w(i - 1) != "be" => f.history = true,
             "in" | "for" | "over" if next == "the" && matches!(next2, "past" | "last") => {
