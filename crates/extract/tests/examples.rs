@@ -496,6 +496,15 @@ fn narrative_with_clock_times_and_the_teams_tasks_give_nothing() {
         "Using salbutamol 6-8 times a day.",
         "On metformin 1 g bd.",
         "Still smoking 10/day.",
+        "B: COPD, T2DM on metformin 500 mg bd, lives with wife.",
+        "Amoxicillin 500 mg tds for 5 days in March 2024 for a chest infection.",
+        "Flucloxacillin 500 mg qds x 7 days (2023), good response.",
+        "Fluid restriction 1.5 litres a day.",
+        "Limit salt to less than 2,000 mg a day.",
+        "Repeat U&E in 1 week (GP please arrange).",
+        "Next appointment: 03/14 at 10:30 AM with Dr. Lee.",
+        "Phone call with patient's wife 09:40.",
+        "Today we agreed to move to four doses a day.",
     ] {
         let steps = read(note);
         assert!(
@@ -503,6 +512,11 @@ fn narrative_with_clock_times_and_the_teams_tasks_give_nothing() {
             "{note}: {steps:?}"
         );
     }
+    // A heading whose schedule the line retells is one step.
+    assert_eq!(
+        plan("Daily weights: she should weigh herself every morning."),
+        ["Weigh herself | 1/day | open"]
+    );
     // A plan line copied forward is one step.
     assert_eq!(
         plan("P: Continue amlodipine 5 mg once daily.\nP: Continue amlodipine 5 mg once daily."),
