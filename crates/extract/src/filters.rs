@@ -328,9 +328,30 @@ fn is_year(w: &str) -> bool {
 fn is_month(w: &str) -> bool {
     matches!(
         w,
-        "january" | "jan" | "february" | "feb" | "march" | "mar" | "april" | "apr" | "may"
-            | "june" | "jun" | "july" | "jul" | "august" | "aug" | "september" | "sep" | "sept"
-            | "october" | "oct" | "november" | "nov" | "december" | "dec"
+        "january"
+            | "jan"
+            | "february"
+            | "feb"
+            | "march"
+            | "mar"
+            | "april"
+            | "apr"
+            | "may"
+            | "june"
+            | "jun"
+            | "july"
+            | "jul"
+            | "august"
+            | "aug"
+            | "september"
+            | "sep"
+            | "sept"
+            | "october"
+            | "oct"
+            | "november"
+            | "nov"
+            | "december"
+            | "dec"
     )
 }
 

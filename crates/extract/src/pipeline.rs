@@ -261,10 +261,32 @@ fn read_sentence(
                 && v.w(m.start - 1) == "on"
                 && !matches!(
                     v.w(m.start.wrapping_sub(2)),
-                    "started" | "start" | "continue" | "continued" | "keep" | "put" | "remain"
-                        | "stay" | "switched" | "switch" | "placed" | "commenced" | "commence"
-                        | "restarted" | "restart" | "go" | "going" | "changed" | "change"
-                        | "moved" | "move" | "now" | "then" | "and" | "take" | "day"
+                    "started"
+                        | "start"
+                        | "continue"
+                        | "continued"
+                        | "keep"
+                        | "put"
+                        | "remain"
+                        | "stay"
+                        | "switched"
+                        | "switch"
+                        | "placed"
+                        | "commenced"
+                        | "commence"
+                        | "restarted"
+                        | "restart"
+                        | "go"
+                        | "going"
+                        | "changed"
+                        | "change"
+                        | "moved"
+                        | "move"
+                        | "now"
+                        | "then"
+                        | "and"
+                        | "take"
+                        | "day"
                 )
         });
         if (v.w(cstart) == "on" && mentions.first().is_some_and(|m| m.start == cstart + 1))
@@ -976,7 +998,7 @@ fn is_generic(v: View<'_, '_>, from: usize, to: usize) -> bool {
         match v.kind(i) {
             Some(Kind::Punct | Kind::Number) | None => true,
             Some(Kind::Word) => {
-                GENERIC.binary_search(&w).is_ok()
+                crate::lexicon::has(GENERIC, w)
                     || is_admin_verb(w)
                     || is_form(w)
                     || is_strength_unit(w)

@@ -83,7 +83,7 @@ fn period_ends(doc: &Doc<'_>, i: usize) -> bool {
     }
     if i > 0 && doc.toks[i].glued && doc.kind(i - 1) == Some(Kind::Word) {
         let prev = doc.text(i - 1);
-        if NEVER_ENDS.binary_search(&prev).is_ok() {
+        if crate::lexicon::has(NEVER_ENDS, prev) {
             return false;
         }
         // An initial: "H. pylori", "J. Smith".

@@ -98,7 +98,7 @@ pub(crate) const ABBREVIATIONS: &[(&str, Meaning, &str)] = &[
 pub(crate) fn meaning(w: &str) -> Option<Meaning> {
     let u = crate::lexicon::undotted(w);
     ABBREVIATIONS
-        .binary_search_by(|(k, _, _)| k.cmp(&u.as_ref()))
+        .binary_search_by(|(k, _, _)| crate::lexicon::short_cmp(k, u.as_ref()))
         .ok()
         .map(|i| ABBREVIATIONS[i].1)
 }
@@ -165,7 +165,7 @@ fn is_q_hours(part: &str) -> bool {
 }
 
 fn is_part(part: &str) -> bool {
-    JOINABLE.binary_search(&part).is_ok() || is_q_hours(part)
+    crate::lexicon::has(JOINABLE, part) || is_q_hours(part)
 }
 
 /// Where to cut a word written without its spaces, as byte offsets inside it (empty when
