@@ -260,9 +260,15 @@ proptest! {
 
 #[test]
 fn a_note_asking_for_more_than_max_steps_gives_a_valid_event() {
-    let note = "Take amoxicillin 500 mg three times a day for 7 days. Buy a thermometer. \
-        Omeprazole, metformin and ramipril, all twice daily for 14 days. "
-        .repeat(120);
+    // Each copy differs: a line copied forward unchanged asks for its steps once.
+    let note: String = (1..=120)
+        .map(|n| {
+            format!(
+                "Take amoxicillin {n} mg three times a day for 7 days. Buy thermometer {n}. \
+                 Omeprazole, metformin and ramipril, all twice daily for {n} days. "
+            )
+        })
+        .collect();
     let steps = hospital_llm_worker::extract(&note);
     assert_eq!(steps.plan.len(), hospital_extract::MAX_STEPS);
     check(&note);
