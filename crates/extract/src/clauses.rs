@@ -60,6 +60,13 @@ fn opens_after_comma(v: View<'_, '_>, i: usize) -> bool {
                 | "unless"
                 | "patient"
                 | "pt"
+                | "let's"
+                | "lets"
+                | "let’s"
+                | "was"
+                | "were"
+                | "previously"
+                | "formerly"
                 | "inform"
                 | "notify"
                 | "check"
@@ -185,8 +192,11 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 let second_dose = starts_dose(v, i + 1)
                     && (count_ends_at(v, start, i) || duration_ends_at(v, start, i));
                 // "…, and she can use Fostair as her reliever": a new sentence in all but name.
-                let new_subject = v.w(i - 1) == ","
-                    && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i");
+                let new_subject = (v.w(i - 1) == ","
+                    && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i"))
+                    // "… on day 5 and may then shower": a new modal clause.
+                    || matches!(v.w(i + 1), "may" | "can" | "should" | "must" | "might")
+                    || (matches!(v.w(i + 1), "have" | "has") && v.w(i + 2) == "given");
                 // "…, and quadriceps exercises twice a day": a second thing, its own schedule.
                 let second_thing = i > start + 1
                     && v.w(i - 1) == ","

@@ -224,6 +224,16 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             }
             // "His niece is to pick up…": a possessive before the person.
             "his" | "her" | "their" | "your" if SUBJECTS.contains(&v.w(j + 1)) => 1,
+            // "His hydrocortisone has been changed to…": the possessive of a thing.
+            "his" | "her" | "their" if v.kind(j + 1) == Some(crate::tokens::Kind::Word) => 1,
+            // "Please could he bring…", "could she drop off…": the patient, asked.
+            "could" | "can" if matches!(v.w(j + 1), "he" | "she" | "they" | "the") => {
+                if v.w(j + 1) == "the" {
+                    3
+                } else {
+                    2
+                }
+            }
             // "Night staff to do…", "The diabetes specialist nurse will phone…".
             _ if staff_subject(v, j) => return (j, true),
             // "He is to phone the group", "She is going to get an X-ray done".
@@ -247,6 +257,28 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                     && told(j + 3)
                 {
                     3
+                } else if matches!(next, "has" | "have")
+                    && v.w(j + 2) == "been"
+                    && matches!(
+                        v.w(j + 3),
+                        "started"
+                            | "switched"
+                            | "restarted"
+                            | "increased"
+                            | "reduced"
+                            | "changed"
+                            | "prescribed"
+                            | "given"
+                            | "put"
+                    )
+                {
+                    // "She has been switched to rivaroxaban…": a change made today.
+                    3
+                } else if matches!(next, "is" | "are")
+                    && matches!(v.w(j + 2), "starting" | "taking" | "using" | "beginning")
+                {
+                    // "She is also starting prednisolone…"
+                    2
                 } else if matches!(next, "has" | "have")
                     && matches!(
                         v.w(j + 2),
@@ -402,7 +434,17 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 f.history = true;
             }
             // "given in surgery", "IV given at 16:10"; not "to be given weekly".
-            "given" | "administered" if i == first || v.w(i - 1) != "be" => f.history = true,
+            // "given at 16:10", "was given in surgery"; not "I have given him…" (prescribed
+            // today) nor "to be given weekly".
+            "given" | "administered"
+                if i == first
+                    || !matches!(
+                        v.w(i - 1),
+                        "be" | "have" | "has" | "'ve" | "’ve" | "also" | "just" | "now"
+                    ) =>
+            {
+                f.history = true;
+            }
             "in" | "for" | "over" if next == "the" && matches!(next2, "past" | "last") => {
                 f.history = true;
             }
@@ -425,12 +467,50 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 f.history = true;
             }
             // Stopping and advice against.
+            // "the stop smoking clinic": a service's name.
+            "stop"
+                if next == "smoking"
+                    && matches!(
+                        next2,
+                        "clinic"
+                            | "service"
+                            | "services"
+                            | "team"
+                            | "advisor"
+                            | "adviser"
+                            | "support"
+                            | "programme"
+                            | "program"
+                            | "group"
+                            | "nurse"
+                    ) => {}
             "stop" | "stopped" | "stopping" | "discontinue" | "discontinued" | "cease"
             | "ceased" | "withhold" | "suspend" | "avoid" | "avoiding" | "never" | "refrain"
             | "nor" | "shouldn't" | "mustn't" | "cannot" | "can't" | "omit" | "against" => {
                 f.negated = true;
             }
             "hold" | "no" | "none" | "off" if i == first => f.negated = true,
+            // "which we will request", "we will arrange": the team's task.
+            "we" | "i"
+                if next == "will"
+                    && matches!(
+                        next2,
+                        "request"
+                            | "arrange"
+                            | "book"
+                            | "refer"
+                            | "send"
+                            | "organise"
+                            | "organize"
+                            | "order"
+                            | "write"
+                            | "contact"
+                            | "see"
+                            | "review"
+                    ) =>
+            {
+                f.narrative = true;
+            }
             // "for no longer than 10 days at a time" is a limit, not a stop.
             "no" if next == "longer" && next2 == "than" => {}
             "no" if next == "longer" || next == "need" || next == "further" => f.negated = true,

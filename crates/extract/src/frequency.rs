@@ -178,6 +178,19 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
             _ => None,
         },
     };
+    // "a weekly blister pack", "the daily dose": an adjective, not a schedule.
+    if single.is_some()
+        && matches!(
+            v.w(i.wrapping_sub(1)),
+            "a" | "an" | "the" | "your" | "his" | "her" | "their" | "total"
+        )
+        && matches!(
+            u.as_ref(),
+            "weekly" | "daily" | "monthly" | "nightly" | "fortnightly"
+        )
+    {
+        return None;
+    }
     if let Some(f) = single {
         // "once daily" etc. are taken whole where the count stands; a lone "daily" is 1.
         return Some((f, i + 1));

@@ -234,8 +234,13 @@ fn read_sentence(
         flags.conditional |= conditional;
         // What the clause as a whole carries into each of its segments.
         // "increase every 2 weeks", "reduce gradually": a change to come, not a schedule.
-        let titration = matches!(v.w(cstart), "increase" | "reduce" | "decrease" | "titrate")
-            && !(cstart..clause.end).any(|i| drugs::strength_at(v, i).is_some());
+        // … unless it names the new dose and how often to take it ("Increase Fostair to 2
+        // puffs twice daily"); "decrease to 0.5 tablets every 14 days" is still a cadence.
+        let new_regimen = (cstart..clause.end)
+            .any(|i| drugs::strength_at(v, i).is_some() || clauses::starts_dose(v, i))
+            && !matches!(frequency::scan(v).explicit(), Some(frequency::Freq::EveryHours(h)) if h >= 48);
+        let titration =
+            matches!(v.w(cstart), "increase" | "reduce" | "decrease" | "titrate") && !new_regimen;
         let mut inherited = Flags {
             conditional: conditional || titration,
             narrative,
@@ -514,8 +519,14 @@ fn read_sentence(
                             .collect()
                     }
                 } else {
-                    let imperative_head =
-                        crate::lexicon::is_imperative(head) || is_admin_verb(head);
+                    // After "is to", "please", "should": whatever the verb, someone is told.
+                    let imperative_head = crate::lexicon::is_imperative(head)
+                        || is_admin_verb(head)
+                        || (cstart > v.start
+                            && matches!(
+                                v.w(cstart - 1),
+                                "to" | "please" | "should" | "must" | "will" | "shall"
+                            ));
                     let cue_only = freq.explicit().is_none()
                         && freq.weekday_interval().is_none()
                         && times.is_empty();
@@ -526,7 +537,14 @@ fn read_sentence(
                         && freq.weekday_interval().is_none()
                         && freq.cue_count() == 0
                         && !times.is_empty();
-                    if (cue_only && !imperative_head && freq.cue_count() > 0)
+                    // "Peak flow morning and evening for the next week", "Scapular setting
+                    // exercises every morning and evening": a routine, told.
+                    let monitoring = (cstart..first_consumed.min(clause.end))
+                        .any(|i| MONITORING.contains(&v.w(i)));
+                    let routine = clause.join != Join::Colon
+                        && ((monitoring && !durs.is_empty())
+                            || (cstart..clause.end).any(|i| matches!(v.w(i), "every" | "each")));
+                    if (cue_only && !imperative_head && freq.cue_count() > 0 && !routine)
                         || (time_only && !imperative_head)
                         || (!imperative_head && describes(v, cstart, first_consumed))
                     {
@@ -1015,14 +1033,30 @@ fn action_title(
     first_consumed: usize,
     consumed: &[bool],
 ) -> Option<String> {
-    if let Some(t) = titles::from_tokens(v, from, first_consumed) {
-        return Some(t);
+    // "Continue daily weights first thing in the morning": a lone verb before the schedule
+    // takes its object from after it.
+    let lone_verb = first_consumed == from + 1 && v.kind(from) == Some(Kind::Word);
+    if !lone_verb {
+        if let Some(t) = titles::from_tokens(v, from, first_consumed) {
+            return Some(t);
+        }
     }
     // The schedule came first ("Every morning, check your weight"): use the words after it.
     let is_free_word = |i: usize| !consumed[i - v.start] && v.kind(i) == Some(Kind::Word);
-    let a = (first_consumed..v.end).find(|&i| is_free_word(i))?;
+    let a = (first_consumed..v.end).find(|&i| is_free_word(i));
+    let Some(a) = a else {
+        return titles::from_tokens(v, from, first_consumed);
+    };
     let b = (a..v.end).rev().find(|&i| is_free_word(i))?;
-    titles::from_tokens(v, a, b + 1)
+    // Only little words after the schedule ("at"): the verb is the title.
+    let Some(object) = titles::from_tokens(v, a, b + 1) else {
+        return titles::from_tokens(v, from, first_consumed);
+    };
+    if lone_verb {
+        let verb = titles::from_tokens(v, from, from + 1)?;
+        return Some(format!("{verb} {}", lower_first(&object)));
+    }
+    Some(object)
 }
 
 /// Which tokens of the clause the schedule, clock-time and duration parsers took.
@@ -1082,6 +1116,28 @@ const DESCRIBED: &[&str] = &[
 const EVENTS: &[&str] = &[
     "clinic", "handover", "huddle", "mdt", "meeting", "round", "rounds", "seen", "teaching", "ward",
 ];
+/// What a patient measures or does as a routine: with a duration, a noun phrase of these
+/// and times of day is an instruction ("Peak flow morning and evening for the next week").
+const MONITORING: &[&str] = &[
+    "bp",
+    "exercise",
+    "exercises",
+    "flow",
+    "glucose",
+    "obs",
+    "physio",
+    "pressure",
+    "readings",
+    "stretches",
+    "sugar",
+    "sugars",
+    "temperature",
+    "walk",
+    "walking",
+    "weight",
+    "weights",
+];
+
 /// A habit told at the head of a clause ("Walks 30 min three times a week", "Using
 /// salbutamol 6-8 times a day").
 const HABITS: &[&str] = &[
@@ -1208,6 +1264,8 @@ fn once_only(v: View<'_, '_>, from: usize) -> bool {
     (from..v.end).any(|i| match v.w(i) {
         "stat" | "statim" => true,
         "single" => matches!(v.w(i + 1), "dose" | "oral" | "tablet" | "injection"),
+        // "PO x1": one dose.
+        "x" => v.w(i + 1) == "1" && !matches!(v.w(i + 2), "day" | "days" | "week" | "weeks" | "d"),
         // "once only", "once-off", "drink once."
         "once" => {
             matches!(v.w(i + 1), "only" | "off" | "" | "." | "," | ";")
