@@ -195,7 +195,7 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 let new_subject = (v.w(i - 1) == ","
                     && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i"))
                     // "… on day 5 and may then shower": a new modal clause.
-                    || matches!(v.w(i + 1), "may" | "can" | "should" | "must" | "might")
+                    || matches!(v.w(i + 1), "may" | "can" | "should" | "must" | "might" | "will")
                     || (matches!(v.w(i + 1), "have" | "has") && v.w(i + 2) == "given");
                 // "…, and quadriceps exercises twice a day": a second thing, its own schedule.
                 let second_thing = i > start + 1

@@ -175,7 +175,8 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             | "advised" | "asked" | "instructed" | "told" | "encouraged" | "reminded"
             | "recommended" | "recommend" | "advise" | "remember" | "ensure" | "plan" | "plan:"
             | "rx" | "'ll" | "’ll" | "," | "-" | "•" | "*" | ":" | "(" | "&" | "+" | "i'd"
-            | "“" | "”" | "\"" | "‘" | "’" | "we'd" | "like" => 1,
+            | "“" | "”" | "\"" | "‘" | "’" | "[" | "]" | "☐" | "□" | "✓" | "✔" | "we'd"
+            | "like" => 1,
             "agreed" | "agree" if v.w(j + 1) == "on" => 2,
             "make" | "be" if v.w(j + 1) == "sure" => 2,
             "don't" | "dont" if v.w(j + 1) == "forget" => 2,
@@ -593,6 +594,14 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             // "up to four times a day" is a ceiling; "for up to 2 weeks" is a course.
             "up" if next == "to" && (i == 0 || v.w(i - 1) != "for") => f.as_needed = true,
             "no" if next == "more" => f.as_needed = true,
+            // "150s/90s despite lisinopril 20 mg daily": what has not worked, told.
+            "despite" => f.narrative = true,
+            // A rescue pack or a standby course is for later, if needed.
+            // ("Replace the rescue pack" is a task for now.)
+            "rescue" | "standby" | "stand-by" if !crate::lexicon::is_checklist_verb(v.w(first)) => {
+                f.conditional = true;
+            }
+            "just" if next == "in" && next2 == "case" => f.conditional = true,
             // Narrative verbs about the patient.
             "reports" | "reported" | "reporting" | "says" | "said" | "states" | "stated"
             | "complains" | "complained" | "denies" | "denied" | "presents" | "presented"

@@ -410,7 +410,7 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
         ) || (prev == "the"
             && matches!(prev2, "in" | "at" | "with" | "before" | "after"))
             || (matches!(prev, "your" | "her" | "his" | "their" | "each" | "every")
-                && matches!(prev2, "with" | "before" | "after" | "at"))
+                && matches!(prev2, "with" | "before" | "after" | "at" | "and" | ","))
             // "with each main meal"
             || (prev == "main" && matches!(prev2, "each" | "every" | "your" | "her" | "his"))
             || (matches!(prev, "/" | ",") && cue(prev2).is_some());

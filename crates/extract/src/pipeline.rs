@@ -109,6 +109,9 @@ const PREPOSITIONS: &[&str] = &[
 struct Context {
     last_medicine: Option<Subject>,
     last_subject: Option<Subject>,
+    /// Sentences since "Follow up with … in 1 week" made an item ("call to schedule" after
+    /// it is the same task).
+    since_follow_up: Option<u8>,
 }
 
 /// A plan step under construction, with whether its duration was stated.
@@ -123,6 +126,7 @@ pub(crate) fn extract(note: &str) -> Steps {
     let mut plan: Vec<Pending> = Vec::new();
     let mut ctx = Context::default();
     for sentence in sentences::split(&doc) {
+        ctx.since_follow_up = ctx.since_follow_up.map(|n| n.saturating_add(1));
         // A sentence of nothing but white space asks for nothing.
         let Some(source) = Source::fit(&note[sentence.bytes.clone()]) else {
             continue;
@@ -304,10 +308,23 @@ fn read_sentence(
 
         if is_checklist(v, cstart, &freq, &times, k > 0) {
             // "Complete the questionnaire and return it": one task, told in two verbs.
-            let same_task = clause.join == Join::And
-                && item_clause == Some(k.wrapping_sub(1))
-                && vague_object(v, cstart);
+            // "Complete the questionnaire and return it", "photograph the lesion and bring
+            // the photo": one task, told in two verbs.
+            let chained = clause.join == Join::And && item_clause == Some(k.wrapping_sub(1));
+            let delivers = matches!(
+                head,
+                "bring" | "return" | "send" | "upload" | "post" | "hand" | "email" | "show"
+            );
+            // "Follow up with Orthopedics in 1 week. Call 555-0134 to schedule."
+            let books_follow_up = ctx.since_follow_up.is_some_and(|n| n <= 2)
+                && matches!(head, "call" | "phone" | "ring" | "telephone")
+                && (cstart..clause.end)
+                    .any(|i| matches!(v.w(i), "schedule" | "book" | "appointment" | "arrange"));
+            let same_task = (chained && (vague_object(v, cstart) || delivers)) || books_follow_up;
             if !flags.blocks() && !same_task {
+                if head == "follow" {
+                    ctx.since_follow_up = Some(0);
+                }
                 item_clause = Some(k);
                 if let Some(title) = checklist_title(doc, v, cstart, sentence, clause)
                     .and_then(|t| Title::fit(&t))
@@ -612,10 +629,7 @@ fn read_sentence(
                 && freq.cue_count() == 0;
             // "Phone call with the patient's wife 09:40": a noun, not an order.
             let told = (crate::lexicon::is_imperative(head) || is_admin_verb(head))
-                && !matches!(
-                    v.w(cstart + 1),
-                    "call" | "consultation" | "consult" | "review" | "conversation" | "visit"
-                );
+                && !is_noun_use(v, cstart);
             // "Daily weights: she should weigh herself every morning": the heading's
             // schedule is the line's own, told after the colon.
             let heading = clauses.get(k + 1).is_some_and(|c| {
@@ -1307,6 +1321,49 @@ const TESTS: &[&str] = &[
     "xray",
 ];
 
+/// "contact-lens wearer", "Phone consult", "Telephone triage 08:50", "Return precautions
+/// reviewed", "(phone)": a verb's word used as a noun.
+fn is_noun_use(v: View<'_, '_>, cstart: usize) -> bool {
+    let head = v.w(cstart);
+    let next = v.w(cstart + 1);
+    (next == "-" && v.glued(cstart + 1) && head != "self" && head != "follow")
+        || matches!(next, ")" | ",")
+        || (matches!(
+            head,
+            "phone" | "telephone" | "call" | "email" | "video" | "contact"
+        ) && matches!(
+            next,
+            "consult"
+                | "consultation"
+                | "review"
+                | "call"
+                | "appointment"
+                | "follow"
+                | "lens"
+                | "lenses"
+                | "details"
+                | "number"
+                | "follow-up"
+                | "summary"
+                | "encounter"
+                | "visit"
+                | "contact"
+                | "from"
+                | "with"
+                | "today"
+                | "note"
+                | "notes"
+                | "medication"
+                | "medicines"
+                | "triage"
+                | "assessment"
+                | "session"
+                | "check"
+                | "conversation"
+        ))
+        || (head == "return" && matches!(next, "precautions" | "advice" | "instructions"))
+}
+
 /// What "complete …" must be about to be a one-time task (not "complete the course").
 const FORMS_TO_COMPLETE: &[&str] = &[
     "assessment",
@@ -1345,35 +1402,7 @@ fn is_checklist(
     // A verb alone ("Schedule:" as a heading) is no task.
     let has_object = (cstart + 1..v.end)
         .any(|i| v.kind(i) == Some(Kind::Word) || v.kind(i) == Some(Kind::Number));
-    // "contact-lens wearer", "Phone consult", "Telephone consultation with…": nouns.
-    let noun_use = (v.w(cstart + 1) == "-" && v.glued(cstart + 1) && head != "self")
-        || (matches!(
-            head,
-            "phone" | "telephone" | "call" | "email" | "video" | "contact"
-        ) && matches!(
-            v.w(cstart + 1),
-            "consult"
-                | "consultation"
-                | "review"
-                | "call"
-                | "appointment"
-                | "follow"
-                | ")"
-                | "lens"
-                | "lenses"
-                | "details"
-                | "number"
-                | "follow-up"
-                | "summary"
-                | "encounter"
-                | "visit"
-                | "contact"
-                | "from"
-                | "with"
-                | "today"
-                | "note"
-                | "notes"
-        ));
+    let noun_use = is_noun_use(v, cstart);
     // "I will ring back", "we'll book the scan": the clinician's task, not the patient's.
     let clinician = (v.start..cstart).any(|i| {
         matches!(
@@ -1448,6 +1477,12 @@ fn is_checklist(
                         | "it"
                         | "them"
                 )
+        }
+        // "Follow up with Orthopedics in 1 week", "follow-up with your PCP".
+        "follow" => {
+            (v.w(cstart + 1) == "up" || (v.w(cstart + 1) == "-" && v.w(cstart + 2) == "up"))
+                && (cstart..v.end.min(cstart + 5)).any(|i| v.w(i) == "with")
+                && !scheduled
         }
         "bring" => {
             has_object
