@@ -234,6 +234,28 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
             {
                 Some((if v.w(i - 1) == "," { i - 1 } else { i }, i, Join::Comma))
             }
+            // ", since he has not yet seen a dentist", ", as she usually gets…": a reason.
+            "since" | "as"
+                if i > start
+                    && v.w(i - 1) == ","
+                    && matches!(
+                        next,
+                        "he" | "she" | "they" | "it" | "we" | "i" | "you" | "the"
+                    ) =>
+            {
+                Some((i - 1, i, Join::Comma))
+            }
+            // "…, which was held on admission": what is said of it, not a step.
+            "which" | "who" if i > start && v.w(i - 1) == "," => Some((i - 1, i, Join::Comma)),
+            // "Because her hands shake, she will buy…": the reason ends at its comma.
+            "," if i > start
+                && matches!(
+                    v.w(start),
+                    "because" | "since" | "although" | "though" | "while" | "whilst"
+                ) =>
+            {
+                Some((i, i + 1, Join::Comma))
+            }
             "because" | "as"
                 if i > start && w == "because"
                     || (w == "as" && next == "the" && v.w(i - 1) == ",") =>

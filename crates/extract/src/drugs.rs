@@ -124,8 +124,58 @@ fn name_like(v: View<'_, '_>, i: usize) -> bool {
         && crate::lexicon::number_word(w).is_none()
 }
 
+/// Salts, hydrates and esters that are part of a medicine's name ("nitrofurantoin
+/// monohydrate", "bismuth subsalicylate", "doxycycline hyclate").
+const SALTS: &[&str] = &[
+    "acetate",
+    "besylate",
+    "bromide",
+    "butyrate",
+    "calcium",
+    "carbonate",
+    "chloride",
+    "citrate",
+    "dipropionate",
+    "disodium",
+    "fumarate",
+    "furoate",
+    "gluconate",
+    "hcl",
+    "hydrobromide",
+    "hydrochloride",
+    "hyclate",
+    "lactate",
+    "magnesium",
+    "maleate",
+    "mesylate",
+    "monohydrate",
+    "nitrate",
+    "oxide",
+    "phosphate",
+    "potassium",
+    "propionate",
+    "sodium",
+    "subsalicylate",
+    "succinate",
+    "sulfate",
+    "sulphate",
+    "tartrate",
+    "trihydrate",
+    "valerate",
+];
+
 /// The name at `i`, if a medicine's name starts there: its end.
 fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
+    let end = name_at_word(v, i)?;
+    // "nitrofurantoin monohydrate/macrocrystals", "bismuth subsalicylate 524 mg"
+    Some(if SALTS.contains(&v.w(end)) {
+        end + 1
+    } else {
+        end
+    })
+}
+
+fn name_at_word(v: View<'_, '_>, i: usize) -> Option<usize> {
     let w = v.w(i);
     if v.kind(i) != Some(Kind::Word) {
         return None;
@@ -164,6 +214,14 @@ fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
         || (matches!(v.w(i + 1), "eye" | "ear" | "nasal" | "oral") && is_form(v.w(i + 2)));
     if name_like(v, i)
         && (strength_at(v, i + 1).is_some() || before_form)
+        && !GENERIC_NOUNS.contains(&v.w(i))
+    {
+        return Some(i + 1);
+    }
+    // An unknown name with its salt before a strength: "bismuth subsalicylate 524 mg".
+    if name_like(v, i)
+        && SALTS.contains(&v.w(i + 1))
+        && strength_at(v, i + 2).is_some()
         && !GENERIC_NOUNS.contains(&v.w(i))
     {
         return Some(i + 1);

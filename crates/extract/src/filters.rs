@@ -199,6 +199,27 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             {
                 3
             }
+            // "…, which she fills weekly": a relative clause describes.
+            "which" | "who" | "whose" if j == v.start => return (j, true),
+            // "I increased his metformin to 1000 mg…", "we started Trulicity…": prescribed.
+            "i" | "we"
+                if matches!(
+                    v.w(j + 1),
+                    "increased"
+                        | "started"
+                        | "reduced"
+                        | "decreased"
+                        | "changed"
+                        | "switched"
+                        | "added"
+                        | "prescribed"
+                        | "restarted"
+                        | "commenced"
+                        | "gave"
+                ) =>
+            {
+                1
+            }
             // "We have arranged an MRI", "I've referred him": done by the clinician.
             "i" | "we"
                 if matches!(v.w(j + 1), "have" | "'ve" | "’ve" | "had")
@@ -331,6 +352,11 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
 /// words ("the diabetes specialist nurse") ending in a staff word, then "to", "will",
 /// "should" or "has".
 fn staff_subject(v: View<'_, '_>, j: usize) -> bool {
+    // "Phone your pharmacy to…" is an order to the patient.
+    let lead = v.w(j);
+    if crate::lexicon::is_imperative(lead) || crate::lexicon::is_checklist_verb(lead) {
+        return false;
+    }
     let mut k = j;
     if matches!(v.w(k), "the" | "our" | "your" | "a") {
         k += 1;

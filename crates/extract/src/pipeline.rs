@@ -350,10 +350,17 @@ fn read_sentence(
         // a checklist item, unless a schedule follows ("single dose, repeat in 2 weeks").
         let scheduled = freq.explicit().is_some() || !times.is_empty() || freq.cue_count() > 0;
         let repeated_later = last_repeat.is_some_and(|r| r >= clause.end);
-        if !scheduled && !repeated_later && !flags.blocks() && once_only(v, cstart) {
-            let subject = match mentions.as_slice() {
-                [m] => Some((medicine(cv, m, head), first_strength(cv, Some(m)))),
-                [] => label
+        let once_at = once_only(v, cstart);
+        if !scheduled && !repeated_later && !flags.blocks() && once_at.is_some() {
+            // "Fluconazole 150 mg x1 on the last day of the Macrobid": the medicine named
+            // before the single dose is the one taken.
+            let first_before_once = match mentions.as_slice() {
+                [m, rest @ ..] if rest.iter().all(|r| Some(r.start) > once_at) => Some(*m),
+                _ => None,
+            };
+            let subject = match (mentions.as_slice(), first_before_once) {
+                (_, Some(m)) => Some((medicine(cv, &m, head), first_strength(cv, Some(&m)))),
+                ([], None) => label
                     .as_ref()
                     .filter(|_| directs_label(head))
                     .map(|l| (l.subject(head), first_strength(cv, None))),
@@ -996,7 +1003,14 @@ fn first_strength(sv: View<'_, '_>, mention: Option<&drugs::Mention>) -> Option<
         }
     }
     let from = mention.map_or(sv.start, |m| m.end);
-    let i = sv.find(from, |i| drugs::strength_at(sv, i).is_some())?;
+    let mut i = sv.find(from, |i| drugs::strength_at(sv, i).is_some())?;
+    // "reduce his amlodipine from 10 mg to 5 mg": the new dose.
+    if sv.w(i.wrapping_sub(1)) == "from" {
+        let after = drugs::strength_at(sv, i)?;
+        if sv.w(after) == "to" && drugs::strength_at(sv, after + 1).is_some() {
+            i = after + 1;
+        }
+    }
     let end = drugs::strength_at(sv, i)?;
     Some(sv.doc.slice(i, end - 1).to_string())
 }
@@ -1274,8 +1288,8 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
 }
 
 /// "single dose", "stat", "once only", "one-off": a medicine taken once.
-fn once_only(v: View<'_, '_>, from: usize) -> bool {
-    (from..v.end).any(|i| match v.w(i) {
+fn once_only(v: View<'_, '_>, from: usize) -> Option<usize> {
+    (from..v.end).find(|&i| match v.w(i) {
         "stat" | "statim" => true,
         "single" => matches!(v.w(i + 1), "dose" | "oral" | "tablet" | "injection"),
         // "PO x1": one dose.
