@@ -229,6 +229,7 @@ fn at(v: View<'_, '_>, i: usize) -> Option<Hit> {
                         | "additional"
                         | "at"
                         | "least"
+                        | "first"
                         | "an"
                         | "up"
                         | "to"

@@ -622,6 +622,28 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             "no" if next == "more" => f.as_needed = true,
             // "150s/90s despite lisinopril 20 mg daily": what has not worked, told.
             "despite" => f.narrative = true,
+            // "In an emergency: call 999."
+            "emergency" if i > first && matches!(v.w(i - 1), "an" | "of" | "emergencies") => {
+                f.conditional = true;
+            }
+            // Fluid and food targets are advice: "drink at least six cups of fluid a day".
+            "drink" | "drinking"
+                if (i..(i + 8).min(v.end)).any(|k| {
+                    matches!(
+                        v.w(k),
+                        "fluid"
+                            | "fluids"
+                            | "water"
+                            | "cups"
+                            | "glasses"
+                            | "litres"
+                            | "liters"
+                            | "plenty"
+                    )
+                }) =>
+            {
+                f.as_needed = true;
+            }
             // A rescue pack or a standby course is for later, if needed.
             // ("Replace the rescue pack" is a task for now.)
             "rescue" | "standby" | "stand-by" if !crate::lexicon::is_checklist_verb(v.w(first)) => {

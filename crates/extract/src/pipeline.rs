@@ -65,17 +65,18 @@ const GENERIC: &[&str] = &[
     "back", "bedtime", "before", "belly", "body", "both", "breakfast", "buttock", "buttocks", "by",
     "chest", "course", "decreasing", "dose", "doses", "each", "ear", "ears", "elbow", "elbows",
     "empty", "evening", "evenly", "every", "eye", "eyes", "face", "feet", "finger", "fingers",
-    "first", "food", "foot", "full", "generously", "gently", "glass", "going", "groin", "gums",
-    "h", "hair", "hand", "hands", "hip", "hips", "hr", "in", "increasing", "inflamed", "inner",
-    "into", "it", "joint", "joints", "knee", "knees", "layer", "least", "left", "leg", "legs",
-    "lesion", "lesions", "lips", "lower", "meal", "meals", "medication", "medications", "medicine",
-    "milk", "morning", "mouth", "nail", "nails", "neck", "night", "nose", "nostril", "nostrils",
-    "of", "on", "one", "onto", "or", "oral", "orally", "outer", "over", "patch", "patches", "pill",
-    "pills", "plaque", "plaques", "plus", "po", "rash", "reducing", "right", "rising", "same",
-    "scalp", "shoulder", "shoulders", "side", "sides", "skin", "sparingly", "spot", "spots",
-    "stomach", "teeth", "the", "them", "then", "these", "thickly", "thigh", "thighs", "thin",
-    "thinly", "this", "those", "to", "toe", "toes", "treatment", "under", "upper", "usual",
-    "water", "whole", "with", "wound", "wrist", "wrists", "your",
+    "first", "food", "foot", "full", "generously", "gently", "glass", "go", "going", "groin",
+    "gums", "h", "hair", "hand", "hands", "hip", "hips", "hr", "immediately", "in", "increasing",
+    "inflamed", "inner", "into", "it", "joint", "joints", "just", "knee", "knees", "layer",
+    "least", "left", "leg", "legs", "lesion", "lesions", "lips", "lower", "meal", "meals",
+    "medication", "medications", "medicine", "milk", "morning", "mouth", "nail", "nails", "neck",
+    "new", "night", "nose", "nostril", "nostrils", "now", "of", "on", "one", "onto", "or", "oral",
+    "orally", "outer", "over", "patch", "patches", "pill", "pills", "plaque", "plaques", "plus",
+    "po", "rash", "reducing", "right", "rising", "same", "scalp", "shortly", "shoulder",
+    "shoulders", "side", "sides", "skin", "sparingly", "spot", "spots", "stomach", "teeth", "the",
+    "them", "then", "these", "thickly", "thigh", "thighs", "thin", "thinly", "this", "those", "to",
+    "toe", "toes", "treatment", "under", "upper", "usual", "water", "whole", "with", "wound",
+    "wrist", "wrists", "your",
 ];
 
 /// Objects that name nothing on their own: a checklist title borrows the sentence's context.
@@ -199,8 +200,9 @@ fn read_sentence(
     // "Amoxicillin 500 mg capsule: 1 cap po tid": the medicine the directions are about.
     let mut label: Option<Label> = None;
     let mut prev_schedule: Option<Schedule> = None;
-    // The clause that last gave a checklist item.
+    // The clauses that last gave a checklist item and a plan step.
     let mut item_clause: Option<usize> = None;
+    let mut step_clause: Option<usize> = None;
     for (k, clause) in clauses.iter().enumerate() {
         let v = View::new(doc, clause.start, clause.end);
         // "Diclofenac 1% gel - apply 4 grams…" reads like a label too.
@@ -307,10 +309,19 @@ fn read_sentence(
         }
 
         if is_checklist(v, cstart, &freq, &times, k > 0) {
-            // "Complete the questionnaire and return it": one task, told in two verbs.
             // "Complete the questionnaire and return it", "photograph the lesion and bring
             // the photo": one task, told in two verbs.
-            let chained = clause.join == Join::And && item_clause == Some(k.wrapping_sub(1));
+            let chained = matches!(clause.join, Join::And | Join::Dash | Join::Comma)
+                && item_clause == Some(k.wrapping_sub(1));
+            // "Schedule your mammogram - call Imaging at 555-0199": how to do the task.
+            let how = chained && matches!(head, "call" | "phone" | "ring" | "telephone" | "email");
+            // "…test her glucose four times a day and send the readings…": part of the routine.
+            let reports = clause.join == Join::And
+                && step_clause == Some(k.wrapping_sub(1))
+                && matches!(
+                    head,
+                    "send" | "upload" | "email" | "bring" | "show" | "post"
+                );
             let delivers = matches!(
                 head,
                 "bring" | "return" | "send" | "upload" | "post" | "hand" | "email" | "show"
@@ -320,7 +331,19 @@ fn read_sentence(
                 && matches!(head, "call" | "phone" | "ring" | "telephone")
                 && (cstart..clause.end)
                     .any(|i| matches!(v.w(i), "schedule" | "book" | "appointment" | "arrange"));
-            let same_task = (chained && (vague_object(v, cstart) || delivers)) || books_follow_up;
+            // "…and bring the photo": delivers what the task before made, not a new thing.
+            let same_thing = delivers
+                && (cstart + 1..clause.end).any(|i| {
+                    let w = v.w(i);
+                    w.len() >= 4
+                        && clauses.get(k.wrapping_sub(1)).is_some_and(|p| {
+                            (p.start..p.end).any(|j| shares_stem(v.doc.text(j), w))
+                        })
+                });
+            let same_task = (chained && (vague_object(v, cstart) || same_thing))
+                || how
+                || reports
+                || books_follow_up;
             if !flags.blocks() && !same_task {
                 if head == "follow" {
                     ctx.since_follow_up = Some(0);
@@ -603,7 +626,7 @@ fn read_sentence(
             let dose_at_start = clauses::starts_dose(v, cstart.max(seg.start))
                 || (is_admin_verb(head) && clauses::starts_dose(v, cstart + 1));
             let phase_schedule = (seg.schedule.is_none()
-                && (in_phases || (label.is_some() && dose_at_start))
+                && (in_phases || (label.is_some() && dose_at_start && !repeated_later))
                 && seg_duration.is_some_and(|d| d.value.is_some())
                 && (dose_at_start || seg.mention.is_some_and(|m| drugs::has_strength(v, &m)))
                 && subjects_for_seg
@@ -761,6 +784,7 @@ fn read_sentence(
         }
         if !steps_here.is_empty() {
             prev_steps = steps_here;
+            step_clause = Some(k);
         }
         prev_flags = flags;
     }
@@ -1444,6 +1468,25 @@ fn is_checklist(
     if noun_use || (clinician && is_checklist_verb(head)) {
         return false;
     }
+    // "get up slowly", "get plenty of rest": a way of doing, not a thing to get.
+    if head == "get"
+        && matches!(
+            v.w(cstart + 1),
+            "up" | "out"
+                | "better"
+                | "worse"
+                | "dressed"
+                | "moving"
+                | "used"
+                | "plenty"
+                | "enough"
+                | "some"
+                | "into"
+                | "back"
+        )
+    {
+        return false;
+    }
     if is_checklist_verb(head) {
         // "Fill out the symptom checklist every evening for 7 days" repeats: a plan step.
         let repeats = freq.explicit().is_some()
@@ -1540,6 +1583,23 @@ fn is_checklist(
         }
         "drop" => v.w(cstart + 1) == "off" && !scheduled,
         "ask" => !scheduled && mentions_any(&["for"]),
+        // "Take my old inhalers back to the pharmacy": a return.
+        "take" => {
+            !scheduled
+                && v.w(cstart + 1) != "back"
+                && mentions_any(&["back"])
+                && !mentions_any(&["tablet", "tablets", "dose", "doses"])
+        }
+        // "inform the DVLA", "notify your insurer"; not "inform patient when ready".
+        "inform" | "notify" => {
+            has_object
+                && !scheduled
+                && !matches!(
+                    v.w(cstart + 1),
+                    "patient" | "pt" | "us" | "me" | "if" | "when"
+                )
+        }
+        "do" => !scheduled && mentions_any(TESTS),
         "complete" => !scheduled && mentions_any(FORMS_TO_COMPLETE),
         "make" => mentions_any(&["appointment", "booking"]),
         "sign" => v.w(cstart + 1) == "up",
@@ -1563,6 +1623,11 @@ fn is_checklist(
                 })
         }
     }
+}
+
+/// Two words with the same first four letters ("photograph", "photo").
+fn shares_stem(a: &str, b: &str) -> bool {
+    a.len() >= 4 && b.len() >= 4 && a.as_bytes()[..4] == b.as_bytes()[..4]
 }
 
 /// The words after the verb up to a preposition say nothing ("return it", "book one").
