@@ -511,6 +511,8 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                             | "group"
                             | "nurse"
                     ) => {}
+            // "stop by the lab", "stop in at reception": a visit.
+            "stop" if matches!(next, "by" | "in" | "at") && i == first => {}
             "stop" | "stopped" | "stopping" | "discontinue" | "discontinued" | "cease"
             | "ceased" | "withhold" | "suspend" | "avoid" | "avoiding" | "never" | "refrain"
             | "nor" | "shouldn't" | "mustn't" | "cannot" | "can't" | "omit" | "against" => {

@@ -1335,26 +1335,61 @@ fn once_only(v: View<'_, '_>, from: usize) -> Option<usize> {
 /// What "have … " or "go for …" must mention to be a one-time task.
 const TESTS: &[&str] = &[
     "appointment",
+    "audiogram",
+    "biopsy",
+    "blood",
+    "bloods",
+    "bloodwork",
+    "booster",
+    "check-up",
+    "checked",
+    "checkup",
     "clips",
+    "colonoscopy",
+    "ct",
+    "done",
+    "drawn",
+    "ecg",
+    "echo",
+    "echocardiogram",
+    "endoscopy",
+    "exam",
+    "examination",
+    "fitted",
+    "flu",
+    "holter",
+    "immunisation",
+    "immunization",
+    "injection",
+    "jab",
+    "lab",
+    "labs",
+    "mammogram",
+    "measured",
+    "mri",
+    "physio",
+    "physiotherapy",
     "removed",
+    "review",
+    "sample",
+    "scan",
+    "screening",
+    "shot",
+    "shots",
+    "smear",
+    "specimen",
+    "spirometry",
     "staples",
     "stitches",
     "sutures",
-    "blood",
-    "bloods",
-    "checked",
-    "done",
-    "ecg",
-    "jab",
-    "review",
-    "scan",
-    "smear",
     "swab",
     "taken",
     "test",
     "tests",
+    "ultrasound",
     "vaccination",
     "vaccine",
+    "weighed",
     "x-ray",
     "xray",
 ];
@@ -1401,6 +1436,41 @@ fn is_noun_use(v: View<'_, '_>, cstart: usize) -> bool {
         ))
         || (head == "return" && matches!(next, "precautions" | "advice" | "instructions"))
 }
+
+/// Who a patient goes to see: "see your dentist", "visit the eye doctor".
+const PROVIDERS: &[&str] = &[
+    "audiologist",
+    "cardiologist",
+    "chiropodist",
+    "clinic",
+    "consultant",
+    "dentist",
+    "dermatologist",
+    "dietician",
+    "dietitian",
+    "doctor",
+    "gp",
+    "gynaecologist",
+    "gynecologist",
+    "hygienist",
+    "lab",
+    "midwife",
+    "nurse",
+    "optician",
+    "ophthalmologist",
+    "optometrist",
+    "orthodontist",
+    "pcp",
+    "pharmacist",
+    "physio",
+    "physiotherapist",
+    "podiatrist",
+    "podiatry",
+    "specialist",
+    "surgeon",
+    "therapist",
+    "urologist",
+];
 
 /// What "complete …" must be about to be a one-time task (not "complete the course").
 const FORMS_TO_COMPLETE: &[&str] = &[
@@ -1504,7 +1574,29 @@ fn is_checklist(
     }
     let cued = freq.cue_count() > 0;
     match head {
-        "have" | "go" | "check" => !scheduled && !cued && mentions_any(TESTS),
+        "have" | "go" | "check" => {
+            !scheduled
+                && !cued
+                && (mentions_any(TESTS) || (head == "check" && v.w(cstart + 1) == "in"))
+        }
+        // "See your dentist within the next month", "visit the eye doctor", "see the nurse
+        // for a wound check"; not "see below".
+        "see" | "visit" => {
+            !scheduled && (cstart + 1..v.end.min(cstart + 5)).any(|i| PROVIDERS.contains(&v.w(i)))
+        }
+        // "Stop by the lab…", "check in with us by phone", "set up a follow-up visit".
+        "stop" => matches!(v.w(cstart + 1), "by" | "in" | "at") && !scheduled,
+        "set" => v.w(cstart + 1) == "up" && has_object && !scheduled,
+        "watch" => mentions_any(&["video", "videos", "webinar"]) && !scheduled,
+        "mail" | "fax" | "post" => has_object && !scheduled,
+        // "Apply for a blue badge" (not "apply the cream").
+        "apply" => v.w(cstart + 1) == "for" && !scheduled,
+        // "Let us know your readings in 2 weeks."
+        "let" => {
+            matches!(v.w(cstart + 1), "us" | "me" | "the" | "your")
+                && (cstart + 2..v.end.min(cstart + 5)).any(|i| v.w(i) == "know")
+                && !scheduled
+        }
         // Less common one-off verbs, with what they must be about.
         // "Return the old inhalers to the pharmacy"; not "return to clinic in 2 weeks".
         "return" => {
@@ -1583,6 +1675,24 @@ fn is_checklist(
         }
         "drop" => v.w(cstart + 1) == "off" && !scheduled,
         "ask" => !scheduled && mentions_any(&["for"]),
+        // "Take the referral letter to the imaging department."
+        "take"
+            if mentions_any(&[
+                "letter",
+                "form",
+                "forms",
+                "card",
+                "referral",
+                "paperwork",
+                "records",
+                "list",
+                "sample",
+                "specimen",
+            ]) && !scheduled
+                && !mentions_any(&["tablet", "tablets", "dose", "doses", "mg"]) =>
+        {
+            true
+        }
         // "Take my old inhalers back to the pharmacy": a return.
         "take" => {
             !scheduled
