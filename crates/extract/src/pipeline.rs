@@ -1588,7 +1588,6 @@ fn is_checklist(
         "stop" => matches!(v.w(cstart + 1), "by" | "in" | "at") && !scheduled,
         "set" => v.w(cstart + 1) == "up" && has_object && !scheduled,
         "watch" => mentions_any(&["video", "videos", "webinar"]) && !scheduled,
-        "mail" | "fax" | "post" => has_object && !scheduled,
         // "Apply for a blue badge" (not "apply the cream").
         "apply" => v.w(cstart + 1) == "for" && !scheduled,
         // "Let us know your readings in 2 weeks."
@@ -1651,7 +1650,7 @@ fn is_checklist(
                     "scores",
                 ])
         }
-        "photograph" | "photo" | "upload" => has_object && !scheduled,
+        "photograph" | "photo" | "upload" | "mail" | "fax" | "post" => has_object && !scheduled,
         // "remove the outer dressings on day 2"; not "remove the old patch before…".
         "remove" => {
             !scheduled
