@@ -85,6 +85,7 @@ const VAGUE_OBJECTS: &[&str] = &[
     "an",
     "another",
     "appointment",
+    "back",
     "appointments",
     "it",
     "new",
@@ -314,7 +315,12 @@ fn read_sentence(
             let chained = matches!(clause.join, Join::And | Join::Dash | Join::Comma)
                 && item_clause == Some(k.wrapping_sub(1));
             // "Schedule your mammogram - call Imaging at 555-0199": how to do the task.
-            let how = chained && matches!(head, "call" | "phone" | "ring" | "telephone" | "email");
+            let how = (chained
+                || (clause.join == Join::Semicolon && item_clause == Some(k.wrapping_sub(1))))
+                && matches!(head, "call" | "phone" | "ring" | "telephone" | "email")
+                && (cstart..clause.end).any(|i| {
+                    matches!(v.w(i), "book" | "schedule" | "arrange" | "to" | "at" | "on")
+                });
             // "…test her glucose four times a day and send the readings…": part of the routine.
             let reports = clause.join == Join::And
                 && step_clause == Some(k.wrapping_sub(1))
