@@ -628,6 +628,8 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             "emergency" if i > first && matches!(v.w(i - 1), "an" | "of" | "emergencies") => {
                 f.conditional = true;
             }
+            // Diet is advice: "keep eating the same amount of green vegetables each week".
+            "eat" | "eating" if i <= first + 1 => f.as_needed = true,
             // Fluid and food targets are advice: "drink at least six cups of fluid a day".
             "drink" | "drinking"
                 if (i..(i + 8).min(v.end)).any(|k| {
@@ -675,7 +677,12 @@ pub(crate) fn opens_condition(v: View<'_, '_>, from: usize) -> bool {
             v.w(from + 1),
             "needed" | "required" | "necessary" | "daily" | "a" | "weekly"
         ),
-        "in" => v.w(from + 1) == "case" || (v.w(from + 1) == "the" && v.w(from + 2) == "event"),
+        "in" => {
+            v.w(from + 1) == "case"
+                || (v.w(from + 1) == "the" && v.w(from + 2) == "event")
+                || (matches!(v.w(from + 1), "an" | "emergencies") && v.w(from + 2) == "emergency")
+                || v.w(from + 1) == "emergencies"
+        }
         _ => false,
     }
 }

@@ -1091,6 +1091,30 @@ fn action_title(
     first_consumed: usize,
     consumed: &[bool],
 ) -> Option<String> {
+    // "please go in the morning": a verb of going alone names nothing to remind of.
+    action_title_words(v, from, first_consumed, consumed).filter(|t| {
+        !matches!(
+            t.to_ascii_lowercase().as_str(),
+            "go" | "come"
+                | "attend"
+                | "return"
+                | "call"
+                | "come back"
+                | "go back"
+                | "start"
+                | "continue"
+                | "do"
+                | "repeat"
+        )
+    })
+}
+
+fn action_title_words(
+    v: View<'_, '_>,
+    from: usize,
+    first_consumed: usize,
+    consumed: &[bool],
+) -> Option<String> {
     // "Continue daily weights first thing in the morning": a lone verb before the schedule
     // takes its object from after it.
     let lone_verb = first_consumed == from + 1 && v.kind(from) == Some(Kind::Word);

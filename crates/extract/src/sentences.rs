@@ -78,7 +78,8 @@ fn starts_lowercase(doc: &Doc<'_>, i: usize) -> bool {
 }
 
 fn period_ends(doc: &Doc<'_>, i: usize) -> bool {
-    if i + 1 >= doc.toks.len() {
+    // A full stop at the end of a line ends its sentence, whatever the next line's case.
+    if i + 1 >= doc.toks.len() || doc.toks[i + 1].newlines_before > 0 {
         return true;
     }
     if i > 0 && doc.toks[i].glued && doc.kind(i - 1) == Some(Kind::Word) {
