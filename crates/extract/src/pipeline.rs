@@ -127,12 +127,15 @@ pub(crate) fn extract(note: &str) -> Steps {
     let mut checklist = Vec::new();
     let mut plan: Vec<Pending> = Vec::new();
     let mut ctx = Context::default();
+    // "Take ALL of these for 14 days:" gives its duration to the list that follows.
+    let mut list_duration: Option<Duration> = None;
     for sentence in sentences::split(&doc) {
         ctx.since_follow_up = ctx.since_follow_up.map(|n| n.saturating_add(1));
         // A sentence of nothing but white space asks for nothing.
         let Some(source) = Source::fit(&note[sentence.bytes.clone()]) else {
             continue;
         };
+        let before = plan.len();
         read_sentence(
             &doc,
             &sentence,
@@ -141,6 +144,22 @@ pub(crate) fn extract(note: &str) -> Steps {
             &mut checklist,
             &mut plan,
         );
+        if let Some(d) = list_duration {
+            if plan.len() == before {
+                list_duration = None;
+            }
+            for p in &mut plan[before..] {
+                if !p.duration_stated {
+                    p.step.duration = Some(d);
+                    p.duration_stated = true;
+                }
+            }
+        }
+        if plan.len() == before {
+            if let Some(d) = list_heading_duration(&doc, &sentence, note) {
+                list_duration = Some(d);
+            }
+        }
     }
     // A line copied forward (the same sentence twice) asks for its steps once.
     let mut seen_plan = HashSet::new();
@@ -835,6 +854,28 @@ fn chosen_days(v: View<'_, '_>) -> Option<u32> {
         _ => return None,
     };
     (days > 0).then_some(days)
+}
+
+/// A heading that ends in a colon and gives a whole list its course: "take ALL of these for
+/// 14 days:", "Both for 7 days:".
+fn list_heading_duration(
+    doc: &Doc<'_>,
+    sentence: &sentences::Sentence,
+    note: &str,
+) -> Option<Duration> {
+    if !note[sentence.bytes.clone()].trim_end().ends_with(':') {
+        return None;
+    }
+    let v = View::new(doc, sentence.toks.start, sentence.toks.end);
+    let names_list = (v.start..v.end)
+        .any(|i| matches!(v.w(i), "all" | "these" | "both" | "each" | "following" | "them"));
+    if !names_list || frequency::scan(v).explicit().is_some() {
+        return None;
+    }
+    duration::scan(v)
+        .into_iter()
+        .find(|h| !h.bare)
+        .and_then(|h| h.value)
 }
 
 /// The dose a phase opens with, as written: "4 tablets", "1/2", "2.5 ml".
