@@ -867,8 +867,12 @@ fn list_heading_duration(
         return None;
     }
     let v = View::new(doc, sentence.toks.start, sentence.toks.end);
-    let names_list = (v.start..v.end)
-        .any(|i| matches!(v.w(i), "all" | "these" | "both" | "each" | "following" | "them"));
+    let names_list = (v.start..v.end).any(|i| {
+        matches!(
+            v.w(i),
+            "all" | "these" | "both" | "each" | "following" | "them"
+        )
+    });
     if !names_list || frequency::scan(v).explicit().is_some() {
         return None;
     }
@@ -1745,6 +1749,22 @@ fn is_checklist(
         }
         "drop" => v.w(cstart + 1) == "off" && !scheduled,
         "ask" => !scheduled && mentions_any(&["for"]),
+        // "Wash all bedding on a hot wash today", "throw away the old lens case today": a
+        // concrete job with a one-time marker.
+        "wash" | "throw" | "discard" | "dispose" | "clean" | "download" | "install" | "print"
+        | "charge" | "pack" | "bin" => {
+            has_object
+                && !scheduled
+                && !cued
+                && (cstart..v.end).any(|i| {
+                    matches!(v.w(i), "today" | "tonight" | "tomorrow")
+                        || (v.w(i) == "this"
+                            && matches!(
+                                v.w(i + 1),
+                                "week" | "morning" | "afternoon" | "evening" | "weekend"
+                            ))
+                })
+        }
         // "Take the referral letter to the imaging department."
         "take"
             if mentions_any(&[
