@@ -7,6 +7,7 @@
 // Test helpers may fail loudly: a panic is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
@@ -261,14 +262,14 @@ proptest! {
 #[test]
 fn a_note_asking_for_more_than_max_steps_gives_a_valid_event() {
     // Each copy differs: a line copied forward unchanged asks for its steps once.
-    let note: String = (1..=120)
-        .map(|n| {
-            format!(
-                "Take amoxicillin {n} mg three times a day for 7 days. Buy thermometer {n}. \
-                 Omeprazole, metformin and ramipril, all twice daily for {n} days. "
-            )
-        })
-        .collect();
+    let mut note = String::new();
+    for n in 1..=120 {
+        let _ = write!(
+            note,
+            "Take amoxicillin {n} mg three times a day for 7 days. Buy thermometer {n}. \
+             Omeprazole, metformin and ramipril, all twice daily for {n} days. "
+        );
+    }
     let steps = hospital_llm_worker::extract(&note);
     assert_eq!(steps.plan.len(), hospital_extract::MAX_STEPS);
     check(&note);
