@@ -264,7 +264,8 @@ fn read_sentence(
         // puffs twice daily"); "decrease to 0.5 tablets every 14 days" is still a cadence.
         let new_regimen = (cstart..clause.end)
             .any(|i| drugs::strength_at(v, i).is_some() || clauses::starts_dose(v, i))
-            && !matches!(frequency::scan(v).explicit(), Some(frequency::Freq::EveryHours(h)) if h >= 48);
+            && !(matches!(v.w(cstart), "reduce" | "decrease")
+                && matches!(frequency::scan(v).explicit(), Some(frequency::Freq::EveryHours(h)) if h >= 48));
         let titration =
             matches!(v.w(cstart), "increase" | "reduce" | "decrease" | "titrate") && !new_regimen;
         let mut inherited = Flags {
@@ -282,7 +283,15 @@ fn read_sentence(
         let times = clock::scan(v);
         let durs = duration::scan(v);
         let cv = View::new(doc, cstart, clause.end);
-        let mentions = drugs::find(cv);
+        // "Check oxygen saturation…", "record your glucose": what is measured, not taken.
+        let mentions = if matches!(
+            head,
+            "check" | "measure" | "monitor" | "record" | "test" | "track" | "log"
+        ) {
+            Vec::new()
+        } else {
+            drugs::find(cv)
+        };
         // "On metformin 1 g bd.", "Using salbutamol 6-8 times a day": what the patient is
         // on or does, told; not a change.
         // "T2DM on metformin 500 mg bd", "He is on ramipril": background, unless a change
@@ -439,11 +448,40 @@ fn read_sentence(
             continue;
         }
 
-        // One segment per medicine of a list; the words before the first belong to it.
+        // One segment per medicine of a list; the words before the first belong to it,
+        // unless they are a step of their own ("increasing to 15 mg once weekly after 4
+        // weeks, with folic acid 5 mg once weekly": a dose and a schedule, then another
+        // medicine).
         let mut bounds: Vec<(usize, usize, Option<drugs::Mention>)> = Vec::new();
-        if mentions.len() >= 2 {
+        let own_prefix = mentions.first().is_some_and(|m| {
+            m.start > cstart
+                && freq.hits.iter().any(|h| {
+                    h.end <= m.start
+                        && matches!(
+                            h.freq,
+                            frequency::Freq::PerDay(_) | frequency::Freq::EveryHours(_)
+                        )
+                })
+                && (cstart..m.start).any(|i| {
+                    drugs::strength_at(v, i).is_some_and(|e| e <= m.start)
+                        || clauses::starts_dose(v, i)
+                })
+        });
+        let mentions: Vec<drugs::Mention> = if own_prefix {
+            bounds.push((v.start, mentions[0].start, None));
+            mentions
+        } else {
+            mentions
+        };
+        if own_prefix && mentions.len() == 1 {
+            bounds.push((mentions[0].start, v.end, Some(mentions[0])));
+        } else if mentions.len() >= 2 {
             for (n, m) in mentions.iter().enumerate() {
-                let s = if n == 0 { v.start } else { m.start };
+                let s = if n == 0 && !own_prefix {
+                    v.start
+                } else {
+                    m.start
+                };
                 let e = mentions.get(n + 1).map_or(v.end, |x| x.start);
                 bounds.push((s, e, Some(*m)));
             }
