@@ -297,10 +297,16 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                     // "She has been switched to rivaroxaban…": a change made today.
                     3
                 } else if matches!(next, "is" | "are")
-                    && matches!(v.w(j + 2), "starting" | "taking" | "using" | "beginning")
+                    && (matches!(v.w(j + 2), "starting" | "taking" | "using" | "beginning")
+                        || (matches!(v.w(j + 2), "also" | "now" | "then")
+                            && matches!(v.w(j + 3), "starting" | "taking" | "using" | "beginning")))
                 {
                     // "She is also starting prednisolone…"
-                    2
+                    if matches!(v.w(j + 2), "also" | "now" | "then") {
+                        3
+                    } else {
+                        2
+                    }
                 } else if matches!(next, "has" | "have")
                     && matches!(
                         v.w(j + 2),

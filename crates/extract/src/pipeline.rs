@@ -374,7 +374,28 @@ fn read_sentence(
                             (p.start..p.end).any(|j| shares_stem(v.doc.text(j), w))
                         })
                 });
-            let same_task = (chained && (vague_object(v, cstart) || same_thing))
+            // "He is to have a CT scan, which we will request": the team arranges it.
+            let team_arranges = clauses.get(k + 1).is_some_and(|c| {
+                let n = View::new(doc, c.start, c.end);
+                matches!(n.w(c.start), "which" | "that")
+                    && (c.start..c.end).any(|i| {
+                        matches!(n.w(i), "we" | "i")
+                            && n.w(i + 1) == "will"
+                            && matches!(
+                                n.w(i + 2),
+                                "request"
+                                    | "arrange"
+                                    | "book"
+                                    | "send"
+                                    | "organise"
+                                    | "organize"
+                                    | "refer"
+                                    | "order"
+                            )
+                    })
+            });
+            let same_task = team_arranges
+                || (chained && (vague_object(v, cstart) || same_thing))
                 || how
                 || reports
                 || books_follow_up;

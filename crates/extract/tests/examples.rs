@@ -588,3 +588,120 @@ fn times_of_day_as_words_count_doses() {
         assert!(got[0].contains(want), "{note}: {got:?}");
     }
 }
+
+#[test]
+fn letters_tell_the_patients_plan_in_the_third_person() {
+    for (note, want) in [
+        (
+            "She has been switched to rivaroxaban 15 mg twice daily for 21 days, then 20 mg once daily.",
+            vec![
+                "Take rivaroxaban 15 mg | 2/day | 21 days",
+                "Take rivaroxaban 20 mg | 1/day | open",
+            ],
+        ),
+        (
+            "She is also starting prednisolone 40 mg once daily for one week.",
+            vec!["Take prednisolone 40 mg | 1/day | 7 days"],
+        ),
+        (
+            "I increased his metformin to 1000 mg twice daily.",
+            vec!["Take metformin 1000 mg | 2/day | open"],
+        ),
+        (
+            "We agreed to reduce his amlodipine from 10 mg to 5 mg once daily.",
+            vec!["Take amlodipine 5 mg | 1/day | open"],
+        ),
+        (
+            "His hydrocortisone has been changed to 10 mg at 07:00 and 5 mg at 16:00.",
+            vec!["Take hydrocortisone 10 mg | at 07:00,16:00 | open"],
+        ),
+        (
+            "She will resume her lisinopril 10 mg daily, which was held on admission.",
+            vec!["Take lisinopril 10 mg | 1/day | open"],
+        ),
+        // What the patient is on, or what has not worked, is background.
+        ("Home readings 150s/90s despite lisinopril 20 mg daily.", vec![]),
+        (
+            "He will keep a rescue pack of prednisolone 30 mg daily for 5 days, to start only if his sputum turns green.",
+            vec![],
+        ),
+    ] {
+        assert_eq!(plan(note), want, "{note}");
+    }
+}
+
+#[test]
+fn after_visit_summaries_and_letters_ask_for_one_off_tasks() {
+    for (note, want) in [
+        (
+            "Please could he bring all his medicine boxes to the next clinic.",
+            "medicine boxes",
+        ),
+        (
+            "Because her hands shake, she will buy an eye drop dispenser aid.",
+            "dispenser",
+        ),
+        (
+            "[ ] Pick up the amoxicillin at the pharmacy today.",
+            "amoxicillin",
+        ),
+        (
+            "Go to the lab for fasting bloodwork next week.",
+            "bloodwork",
+        ),
+        ("See your dentist within the next month.", "dentist"),
+        (
+            "Stop by the lab on your way out to have your blood drawn.",
+            "lab",
+        ),
+        (
+            "Take my old inhalers back to the pharmacy for recycling.",
+            "inhalers",
+        ),
+        ("She must inform the DVLA this week.", "dvla"),
+        (
+            "Wash all bedding and towels on a hot wash today.",
+            "bedding",
+        ),
+        ("She will self-refer to Talking Therapies online.", "refer"),
+    ] {
+        let got = checklist(note);
+        assert_eq!(got.len(), 1, "{note}: {got:?}");
+        assert!(got[0].to_lowercase().contains(want), "{note}: {got:?}");
+    }
+    // A follow-up and the call that books it are one task; so is a task and how to do it.
+    assert_eq!(
+        checklist("Follow up with Orthopedics in 1 week. Call 555-0134 to schedule."),
+        ["Follow up with Orthopedics in 1 week"]
+    );
+    assert_eq!(
+        checklist("Schedule your screening mammogram - call Imaging at 555-0199."),
+        ["Schedule your screening mammogram"]
+    );
+    // The team's tasks, and emergencies, are not the patient's checklist.
+    for note in [
+        "In an emergency: call 999.",
+        "He is to have a CT scan, which we will request.",
+        "Phone call with patient's wife 09:40.",
+        "Return precautions reviewed.",
+    ] {
+        let steps = read(note);
+        assert!(
+            steps.plan.is_empty() && steps.checklist.is_empty(),
+            "{note}: {steps:?}"
+        );
+    }
+}
+
+#[test]
+fn a_list_takes_the_course_its_heading_names() {
+    assert_eq!(
+        plan(
+            "Take ALL of these for 14 days:\n- omeprazole 20 mg twice a day\n- tetracycline 500 mg four times a day\nStop omeprazole before the breath test."
+        ),
+        [
+            "Take omeprazole 20 mg | 2/day | 14 days",
+            "Take tetracycline 500 mg | 4/day | 14 days",
+        ]
+    );
+}
