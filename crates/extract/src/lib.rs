@@ -46,11 +46,13 @@ mod drugs;
 mod duration;
 mod filters;
 mod frequency;
+mod labels;
 mod lexicon;
 mod medicines;
 mod pipeline;
 mod sentences;
 mod sig;
+mod tasks;
 mod titles;
 mod tokens;
 

@@ -174,6 +174,16 @@ pub(crate) fn capitalise(text: &str) -> String {
     out.trim_end().to_string()
 }
 
+/// The text with its first letter lowercased: a name opening a sentence is capitalised
+/// only for the sentence's sake.
+pub(crate) fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
