@@ -17,8 +17,9 @@
 //! `sig`) → `sentences` → `clauses` → `filters` (the clause's role: instruction, history,
 //! stopping, advice against, condition, as-needed, narrative, the team's task) →
 //! `frequency`, `clock`, `duration` → `drugs` (medicines by the 9,359 names of
-//! `medicines`, stems and doses; combinations and brands in brackets as one) → labels
-//! ("Medicine strength form: directions"), phases and `titles`. Every stage scans with
+//! `medicines`, stems and doses; combinations and brands in brackets as one) → `labels`
+//! ("Medicine strength form: directions"), `tasks` (one-off checklist items), phases and
+//! `titles`, put together clause by clause in `pipeline`. Every stage scans with
 //! bounded look-ahead: time is linear in the note's length, and no input makes it panic.
 //! The crate's `README.md` lists what it understands, with examples, what it leaves to the
 //! language-model providers, and its scores on the labelled sets.
