@@ -163,7 +163,10 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
         // (end of current clause, start of next, join) when a boundary is here.
         let boundary = match w {
             ";" => Some((i, i + 1, Join::Semicolon)),
-            ":" if !v.glued(i + 1) => Some((i, i + 1, Join::Colon)),
+            // "instr:3 tabs" splits like "instr: 3 tabs"; a clock time is one token anyway.
+            ":" if !v.glued(i + 1) || v.kind(i.wrapping_sub(1)) == Some(Kind::Word) => {
+                Some((i, i + 1, Join::Colon))
+            }
             "—" | "–" => Some((i, i + 1, Join::Dash)),
             "-" if !v.glued(i) && !v.glued(i + 1) && i > start => Some((i, i + 1, Join::Dash)),
             "then" | "thereafter" if i > start => {

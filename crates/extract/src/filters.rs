@@ -176,7 +176,7 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             | "recommended" | "recommend" | "advise" | "remember" | "ensure" | "plan" | "plan:"
             | "rx" | "'ll" | "’ll" | "," | "-" | "•" | "*" | ":" | "(" | "&" | "+" | "i'd"
             | "“" | "”" | "\"" | "‘" | "’" | "[" | "]" | "☐" | "□" | "✓" | "✔" | "we'd"
-            | "like" => 1,
+            | "like" | "instr" | "instructions" => 1,
             "agreed" | "agree" if v.w(j + 1) == "on" => 2,
             "make" | "be" if v.w(j + 1) == "sure" => 2,
             "don't" | "dont" if v.w(j + 1) == "forget" => 2,
