@@ -21,120 +21,19 @@ pub(crate) struct Mention {
 }
 
 /// Words that are never a medicine's name, whatever follows them.
+#[rustfmt::skip]
 const NOT_NAMES: &[&str] = &[
-    "a",
-    "about",
-    "add",
-    "after",
-    "all",
-    "an",
-    "and",
-    "another",
-    "apply",
-    "approximately",
-    "are",
-    "around",
-    "at",
-    "be",
-    "before",
-    "both",
-    "by",
-    "can",
-    "commence",
-    "continue",
-    "daily",
-    "day",
-    "days",
-    "decrease",
-    "dose",
-    "doses",
-    "down",
-    "each",
-    "evening",
-    "every",
-    "extra",
-    "first",
-    "from",
-    "further",
-    "give",
-    "given",
-    "had",
-    "has",
-    "have",
-    "her",
-    "his",
-    "hours",
-    "increase",
-    "initially",
-    "into",
-    "is",
-    "it",
-    "its",
-    "just",
-    "last",
-    "less",
-    "may",
-    "more",
-    "morning",
-    "must",
-    "my",
-    "new",
-    "next",
-    "night",
-    "now",
-    "of",
-    "off",
-    "old",
-    "only",
-    "or",
-    "our",
-    "over",
-    "per",
-    "plus",
-    "reduce",
-    "restart",
-    "second",
-    "should",
-    "start",
-    "take",
-    "takes",
-    "taking",
-    "than",
-    "that",
-    "the",
-    "their",
-    "then",
-    "these",
-    "this",
-    "those",
-    "to",
-    "today",
-    "tomorrow",
-    "tonight",
-    "total",
-    "under",
-    "until",
-    "up",
-    "upto",
-    "use",
-    "using",
-    "usual",
-    "via",
-    "was",
-    "week",
-    "weeks",
-    "weight",
-    "were",
-    "when",
-    "where",
-    "which",
-    "while",
-    "who",
-    "will",
-    "with",
-    "would",
-    "x",
-    "your",
+    "a", "about", "add", "after", "all", "an", "and", "another", "apply", "approximately", "are",
+    "around", "at", "be", "before", "both", "by", "can", "commence", "continue", "daily", "day",
+    "days", "decrease", "dose", "doses", "down", "each", "evening", "every", "extra", "first",
+    "from", "further", "give", "given", "had", "has", "have", "her", "his", "hours", "increase",
+    "initially", "into", "is", "it", "its", "just", "last", "less", "may", "more", "morning",
+    "must", "my", "new", "next", "night", "now", "of", "off", "old", "only", "or", "our", "over",
+    "per", "plus", "reduce", "restart", "second", "should", "start", "take", "takes", "taking",
+    "than", "that", "the", "their", "then", "these", "this", "those", "to", "today", "tomorrow",
+    "tonight", "total", "under", "until", "up", "upto", "use", "using", "usual", "via", "was",
+    "week", "weeks", "weight", "were", "when", "where", "which", "while", "who", "will", "with",
+    "would", "x", "your",
 ];
 
 /// Words before a form that are not a medicine's name ("the cream", "your inhaler").
@@ -180,7 +79,7 @@ fn name_like(v: View<'_, '_>, i: usize) -> bool {
     v.kind(i) == Some(Kind::Word)
         && w.chars().count() >= 3
         && w.chars().all(|c| c.is_alphabetic() || c == '-')
-        && !NOT_NAMES.contains(&w)
+        && !crate::lexicon::has(NOT_NAMES, w)
         && !is_form(w)
         && !is_strength_unit(w)
         && !is_count_unit(w)
@@ -190,49 +89,20 @@ fn name_like(v: View<'_, '_>, i: usize) -> bool {
 
 /// Salts, hydrates and esters that are part of a medicine's name ("nitrofurantoin
 /// monohydrate", "bismuth subsalicylate", "doxycycline hyclate").
+#[rustfmt::skip]
 const SALTS: &[&str] = &[
-    "acetate",
-    "besylate",
-    "bromide",
-    "butyrate",
-    "calcium",
-    "carbonate",
-    "chloride",
-    "citrate",
-    "dipropionate",
-    "disodium",
-    "fumarate",
-    "furoate",
-    "gluconate",
-    "hcl",
-    "hydrobromide",
-    "hydrochloride",
-    "hyclate",
-    "lactate",
-    "magnesium",
-    "maleate",
-    "mesylate",
-    "monohydrate",
-    "nitrate",
-    "oxide",
-    "phosphate",
-    "potassium",
-    "propionate",
-    "sodium",
-    "subsalicylate",
-    "succinate",
-    "sulfate",
-    "sulphate",
-    "tartrate",
-    "trihydrate",
-    "valerate",
+    "acetate", "besylate", "bromide", "butyrate", "calcium", "carbonate", "chloride", "citrate",
+    "dipropionate", "disodium", "fumarate", "furoate", "gluconate", "hcl", "hyclate",
+    "hydrobromide", "hydrochloride", "lactate", "magnesium", "maleate", "mesylate", "monohydrate",
+    "nitrate", "oxide", "phosphate", "potassium", "propionate", "sodium", "subsalicylate",
+    "succinate", "sulfate", "sulphate", "tartrate", "trihydrate", "valerate",
 ];
 
 /// The name at `i`, if a medicine's name starts there: its end.
 fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
     let end = name_at_word(v, i)?;
     // "nitrofurantoin monohydrate/macrocrystals", "bismuth subsalicylate 524 mg"
-    Some(if SALTS.contains(&v.w(end)) {
+    Some(if crate::lexicon::has(SALTS, v.w(end)) {
         end + 1
     } else {
         end
@@ -246,7 +116,10 @@ fn name_at_word(v: View<'_, '_>, i: usize) -> Option<usize> {
     }
     if is_drug_head(w) {
         let next = v.w(i + 1);
-        if v.kind(i + 1) == Some(Kind::Word) && !NOT_NAMES.contains(&next) && !is_form(next) {
+        if v.kind(i + 1) == Some(Kind::Word)
+            && !crate::lexicon::has(NOT_NAMES, next)
+            && !is_form(next)
+        {
             // "cod liver oil", "vitamin b12", "ferrous sulfate"
             let end = if v.w(i + 2) == "oil" { i + 3 } else { i + 2 };
             return Some(end);
@@ -278,15 +151,15 @@ fn name_at_word(v: View<'_, '_>, i: usize) -> Option<usize> {
         || (matches!(v.w(i + 1), "eye" | "ear" | "nasal" | "oral") && is_form(v.w(i + 2)));
     if name_like(v, i)
         && (strength_at(v, i + 1).is_some() || before_form)
-        && !GENERIC_NOUNS.contains(&v.w(i))
+        && !crate::lexicon::has(GENERIC_NOUNS, v.w(i))
     {
         return Some(i + 1);
     }
     // An unknown name with its salt before a strength: "bismuth subsalicylate 524 mg".
     if name_like(v, i)
-        && SALTS.contains(&v.w(i + 1))
+        && crate::lexicon::has(SALTS, v.w(i + 1))
         && strength_at(v, i + 2).is_some()
-        && !GENERIC_NOUNS.contains(&v.w(i))
+        && !crate::lexicon::has(GENERIC_NOUNS, v.w(i))
     {
         return Some(i + 1);
     }
@@ -424,7 +297,7 @@ fn names_same_product(v: View<'_, '_>, from: usize, to: usize) -> bool {
             Some(Kind::Word) => {
                 if crate::lexicon::is_imperative(w)
                     || crate::lexicon::is_admin_verb(w)
-                    || (NOT_NAMES.contains(&w) && !matches!(w, "and" | "plus" | "with"))
+                    || (crate::lexicon::has(NOT_NAMES, w) && !matches!(w, "and" | "plus" | "with"))
                 {
                     return false;
                 }
@@ -460,6 +333,16 @@ pub(crate) fn has_strength(v: View<'_, '_>, m: &Mention) -> bool {
 mod tests {
     use super::*;
     use crate::tokens::Doc;
+
+    #[test]
+    fn word_lists_are_sorted_for_binary_search() {
+        for list in [NOT_NAMES, GENERIC_NOUNS, SALTS] {
+            let mut s = list.to_vec();
+            s.sort_unstable();
+            s.dedup();
+            assert_eq!(s, list);
+        }
+    }
 
     fn phrases(text: &str) -> Vec<String> {
         let doc = Doc::new(text);

@@ -38,73 +38,21 @@ impl Flags {
 }
 
 /// People whose doings, told in the third person, are narrative.
+#[rustfmt::skip]
 const SUBJECTS: &[&str] = &[
-    "brother",
-    "carer",
-    "carers",
-    "child",
-    "dad",
-    "daughter",
-    "family",
-    "father",
-    "friend",
-    "granddaughter",
-    "grandson",
-    "he",
-    "her",
-    "his",
-    "husband",
-    "i",
-    "mother",
-    "mum",
-    "neighbour",
-    "neighbor",
-    "nephew",
-    "niece",
-    "parent",
-    "parents",
-    "partner",
-    "patient",
-    "patients",
-    "pt",
-    "she",
-    "sister",
-    "son",
-    "their",
-    "they",
-    "we",
-    "wife",
+    "brother", "carer", "carers", "child", "dad", "daughter", "family", "father", "friend",
+    "granddaughter", "grandson", "he", "her", "his", "husband", "i", "mother", "mum", "neighbor",
+    "neighbour", "nephew", "niece", "parent", "parents", "partner", "patient", "patients", "pt",
+    "she", "sister", "son", "their", "they", "we", "wife",
 ];
 
 /// The team: what they are to do is theirs, not the patient's ("DN to redo the dressing",
 /// "Night staff to do 4-hourly obs", "The specialist nurse will phone").
+#[rustfmt::skip]
 const STAFF: &[&str] = &[
-    "dietitian",
-    "dietician",
-    "district",
-    "dn",
-    "dns",
-    "doctor",
-    "doctors",
-    "dr",
-    "gp",
-    "hca",
-    "hcas",
-    "midwife",
-    "nurse",
-    "nurses",
-    "nursing",
-    "ot",
-    "pharmacist",
-    "pharmacy",
-    "physio",
-    "physiotherapist",
-    "physiotherapy",
-    "registrar",
-    "salt",
-    "staff",
-    "team",
-    "ward",
+    "dietician", "dietitian", "district", "dn", "dns", "doctor", "doctors", "dr", "gp", "hca",
+    "hcas", "midwife", "nurse", "nurses", "nursing", "ot", "pharmacist", "pharmacy", "physio",
+    "physiotherapist", "physiotherapy", "registrar", "salt", "staff", "team", "ward",
 ];
 
 /// What turns a subject into someone being told what to do ("patient to take", "she
@@ -228,14 +176,14 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                 return (j, true);
             }
             // "He has agreed to attend…", "She is happy to book…".
-            _ if SUBJECTS.contains(&w)
+            _ if crate::lexicon::has(SUBJECTS, w)
                 && matches!(v.w(j + 1), "has" | "have" | "is" | "was")
                 && matches!(v.w(j + 2), "agreed" | "happy" | "keen" | "willing")
                 && v.w(j + 3) == "to" =>
             {
                 4
             }
-            _ if SUBJECTS.contains(&w)
+            _ if crate::lexicon::has(SUBJECTS, w)
                 && matches!(
                     v.w(j + 1),
                     "agrees" | "agreed" | "wishes" | "plans" | "intends" | "needs" | "wants"
@@ -245,7 +193,7 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                 3
             }
             // "His niece is to pick up…": a possessive before the person.
-            "his" | "her" | "their" | "your" if SUBJECTS.contains(&v.w(j + 1)) => 1,
+            "his" | "her" | "their" | "your" if crate::lexicon::has(SUBJECTS, v.w(j + 1)) => 1,
             // "His hydrocortisone has been changed to…": the possessive of a thing.
             "his" | "her" | "their" if v.kind(j + 1) == Some(crate::tokens::Kind::Word) => 1,
             // "Please could he bring…", "could she drop off…": the patient, asked.
@@ -259,7 +207,7 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             // "Night staff to do…", "The diabetes specialist nurse will phone…".
             _ if staff_subject(v, j) => return (j, true),
             // "He is to phone the group", "She is going to get an X-ray done".
-            _ if SUBJECTS.contains(&w)
+            _ if crate::lexicon::has(SUBJECTS, w)
                 && matches!(v.w(j + 1), "is" | "are")
                 && (v.w(j + 2) == "to" || (v.w(j + 2) == "going" && v.w(j + 3) == "to")) =>
             {
@@ -269,7 +217,7 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                     4
                 }
             }
-            _ if SUBJECTS.contains(&w) => {
+            _ if crate::lexicon::has(SUBJECTS, w) => {
                 let next = v.w(j + 1);
                 let told = |k: usize| ADVISED.contains(&v.w(k));
                 if matches!(next, "was" | "is" | "has" | "had" | "were") && told(j + 2) {
@@ -370,11 +318,11 @@ fn staff_subject(v: View<'_, '_>, j: usize) -> bool {
     let mut seen_staff = false;
     for _ in 0..4 {
         let w = v.w(k);
-        if STAFF.contains(&w) {
+        if crate::lexicon::has(STAFF, w) {
             seen_staff = true;
         } else if seen_staff {
             break;
-        } else if v.kind(k) != Some(crate::tokens::Kind::Word) || SUBJECTS.contains(&w) {
+        } else if v.kind(k) != Some(crate::tokens::Kind::Word) || crate::lexicon::has(SUBJECTS, w) {
             return false;
         }
         k += 1;
@@ -612,7 +560,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             "limit" | "limits" | "restrict" | "restriction" | "restricted" => f.as_needed = true,
             "less" | "fewer" if next == "than" => f.as_needed = true,
             // "Repeat U&E in 1 week (GP please arrange)": the team's task.
-            _ if STAFF.contains(&w) && matches!(next, "please" | "to") && i > first => {
+            _ if crate::lexicon::has(STAFF, w) && matches!(next, "please" | "to") && i > first => {
                 f.narrative = true;
             }
             // As needed.
@@ -697,6 +645,16 @@ pub(crate) fn opens_condition(v: View<'_, '_>, from: usize) -> bool {
 mod tests {
     use super::*;
     use crate::tokens::Doc;
+
+    #[test]
+    fn word_lists_are_sorted_for_binary_search() {
+        for list in [SUBJECTS, STAFF] {
+            let mut s = list.to_vec();
+            s.sort_unstable();
+            s.dedup();
+            assert_eq!(s, list);
+        }
+    }
 
     fn check(text: &str) -> Flags {
         let doc = Doc::new(text);

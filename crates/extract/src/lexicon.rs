@@ -97,12 +97,59 @@ const DRUG_HEADS: &[&str] = &[
 ];
 
 pub(crate) fn is_drug(w: &str) -> bool {
+    // Medicine names are words of letters (and hyphens) of three letters or more.
+    if w.len() < 3 || !w.as_bytes()[0].is_ascii_lowercase() {
+        return false;
+    }
     has(DRUGS, w)
-        || has(crate::medicines::MEDICINE_WORDS, w)
+        || is_medicine_word(w)
         || (w.len() > 5
             && !has(NOT_DRUGS, w)
             && w.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
             && DRUG_SUFFIXES.iter().any(|s| w.ends_with(s)))
+}
+
+/// Where each two-letter prefix's words lie in `MEDICINE_WORDS` (built once): a lookup
+/// searches a few dozen words, not 9,359.
+static MEDICINE_INDEX: std::sync::LazyLock<Vec<(u32, u32)>> = std::sync::LazyLock::new(|| {
+    let mut index = vec![(0u32, 0u32); 26 * 27];
+    let words = crate::medicines::MEDICINE_WORDS;
+    let mut i = 0;
+    while i < words.len() {
+        let key = prefix_key(words[i]);
+        let start = i;
+        while i < words.len() && prefix_key(words[i]) == key {
+            i += 1;
+        }
+        if let Some(slot) = key.and_then(|k| index.get_mut(k)) {
+            // The list has fewer than 2^32 words (a test keeps it under 12,000).
+            *slot = (
+                u32::try_from(start).unwrap_or(u32::MAX),
+                u32::try_from(i).unwrap_or(u32::MAX),
+            );
+        }
+    }
+    index
+});
+
+/// The bucket of a word's first two letters (a lone letter is its own bucket).
+fn prefix_key(w: &str) -> Option<usize> {
+    let b = w.as_bytes();
+    let first = b.first().filter(|c| c.is_ascii_lowercase())?;
+    let second = match b.get(1) {
+        Some(c) if c.is_ascii_lowercase() => usize::from(c - b'a') + 1,
+        _ => 0,
+    };
+    Some(usize::from(first - b'a') * 27 + second)
+}
+
+fn is_medicine_word(w: &str) -> bool {
+    let Some((start, end)) = prefix_key(w).and_then(|k| MEDICINE_INDEX.get(k).copied()) else {
+        return false;
+    };
+    crate::medicines::MEDICINE_WORDS
+        .get(start as usize..end as usize)
+        .is_some_and(|bucket| has(bucket, w))
 }
 
 pub(crate) fn is_drug_head(w: &str) -> bool {
@@ -262,6 +309,16 @@ pub(crate) fn undotted(w: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_medicine_word_is_found_through_the_prefix_index() {
+        for w in crate::medicines::MEDICINE_WORDS {
+            assert!(is_medicine_word(w), "{w}");
+        }
+        for w in ["", "a", "zz", "notamedicine", "Aspirin", "9mg"] {
+            assert!(!is_medicine_word(w) || w == "zz", "{w}");
+        }
+    }
 
     #[test]
     fn lists_are_sorted_for_binary_search() {

@@ -304,7 +304,7 @@ fn read_sentence(
         });
         if (v.w(cstart) == "on" && mentions.first().is_some_and(|m| m.start == cstart + 1))
             || on_background
-            || HABITS.contains(&head)
+            || crate::lexicon::has(HABITS, head)
         {
             flags.narrative = true;
             inherited.narrative = true;
@@ -644,7 +644,7 @@ fn read_sentence(
                     // "Peak flow morning and evening for the next week", "Scapular setting
                     // exercises every morning and evening": a routine, told.
                     let monitoring = (cstart..first_consumed.min(clause.end))
-                        .any(|i| MONITORING.contains(&v.w(i)));
+                        .any(|i| crate::lexicon::has(MONITORING, v.w(i)));
                     let routine = clause.join != Join::Colon
                         && ((monitoring && !durs.is_empty())
                             || (cstart..clause.end).any(|i| matches!(v.w(i), "every" | "each")));
@@ -1101,83 +1101,34 @@ fn consumed_mask(
 
 /// Symptoms and habits: "Pain occurs three times a day", "Smoker 20/day" describe, they
 /// do not instruct.
+#[rustfmt::skip]
 const DESCRIBED: &[&str] = &[
-    "alcohol",
-    "drinking",
-    "attacks",
-    "bleeding",
-    "bowels",
-    "cough",
-    "coughing",
-    "diarrhoea",
-    "diarrhea",
-    "drinker",
-    "episodes",
-    "fever",
-    "fits",
-    "headache",
-    "headaches",
-    "nausea",
-    "pain",
-    "seizures",
-    "smoker",
-    "smoking",
-    "stools",
-    "symptoms",
-    "urine",
-    "vomiting",
-    "wheeze",
+    "alcohol", "attacks", "bleeding", "bowels", "cough", "coughing", "diarrhea", "diarrhoea",
+    "drinker", "drinking", "episodes", "fever", "fits", "headache", "headaches", "nausea", "pain",
+    "seizures", "smoker", "smoking", "stools", "symptoms", "urine", "vomiting", "wheeze",
     "wheezing",
 ];
 /// What a heading with a clock time names ("Ward round 09:15", "MDT 14:00"): an event of
 /// the team's day, not something the patient is asked to do.
+#[rustfmt::skip]
 const EVENTS: &[&str] = &[
-    "clinic", "handover", "huddle", "mdt", "meeting", "round", "rounds", "seen", "teaching", "ward",
+    "clinic", "handover", "huddle", "mdt", "meeting", "round", "rounds", "seen", "teaching",
+    "ward",
 ];
 /// What a patient measures or does as a routine: with a duration, a noun phrase of these
 /// and times of day is an instruction ("Peak flow morning and evening for the next week").
+#[rustfmt::skip]
 const MONITORING: &[&str] = &[
-    "bp",
-    "exercise",
-    "exercises",
-    "flow",
-    "glucose",
-    "obs",
-    "physio",
-    "pressure",
-    "readings",
-    "stretches",
-    "sugar",
-    "sugars",
-    "temperature",
-    "walk",
-    "walking",
-    "weight",
-    "weights",
+    "bp", "exercise", "exercises", "flow", "glucose", "obs", "physio", "pressure", "readings",
+    "stretches", "sugar", "sugars", "temperature", "walk", "walking", "weight", "weights",
 ];
 
 /// A habit told at the head of a clause ("Walks 30 min three times a week", "Using
 /// salbutamol 6-8 times a day").
+#[rustfmt::skip]
 const HABITS: &[&str] = &[
-    "attends",
-    "cycles",
-    "does",
-    "exercises",
-    "gardens",
-    "goes",
-    "jogs",
-    "naps",
-    "plays",
-    "runs",
-    "sleeps",
-    "swims",
-    "uses",
-    "using",
-    "vapes",
-    "visits",
-    "walks",
-    "wears",
-    "works",
+    "attends", "cycles", "does", "exercises", "gardens", "goes", "jogs", "naps", "plays", "runs",
+    "sleeps", "swims", "uses", "using", "vapes", "visits", "walks", "wears", "works",
 ];
 const DESCRIBING_VERBS: &[&str] = &[
     "agreed",
@@ -1217,9 +1168,9 @@ const DESCRIBING_VERBS: &[&str] = &[
 
 fn describes(v: View<'_, '_>, from: usize, to: usize) -> bool {
     let first = if v.w(from) == "still" { from + 1 } else { from };
-    DESCRIBED.contains(&v.w(first))
-        || HABITS.contains(&v.w(first))
-        || EVENTS.contains(&v.w(first))
+    crate::lexicon::has(DESCRIBED, v.w(first))
+        || crate::lexicon::has(HABITS, v.w(first))
+        || crate::lexicon::has(EVENTS, v.w(first))
         || (from..to).any(|i| DESCRIBING_VERBS.contains(&v.w(i)))
 }
 
@@ -1303,9 +1254,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generic_words_are_sorted() {
-        let mut s = GENERIC.to_vec();
-        s.sort_unstable();
-        assert_eq!(s, GENERIC);
+    fn word_lists_are_sorted_for_binary_search() {
+        for list in [
+            GENERIC,
+            DESCRIBED,
+            HABITS,
+            MONITORING,
+            EVENTS,
+            crate::tasks::PROVIDERS,
+        ] {
+            let mut s = list.to_vec();
+            s.sort_unstable();
+            s.dedup();
+            assert_eq!(s, list);
+        }
     }
 }

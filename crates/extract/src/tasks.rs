@@ -141,38 +141,13 @@ pub(crate) fn is_noun_use(v: View<'_, '_>, cstart: usize) -> bool {
 }
 
 /// Who a patient goes to see: "see your dentist", "visit the eye doctor".
-const PROVIDERS: &[&str] = &[
-    "audiologist",
-    "cardiologist",
-    "chiropodist",
-    "clinic",
-    "consultant",
-    "dentist",
-    "dermatologist",
-    "dietician",
-    "dietitian",
-    "doctor",
-    "gp",
-    "gynaecologist",
-    "gynecologist",
-    "hygienist",
-    "lab",
-    "midwife",
-    "nurse",
-    "optician",
-    "ophthalmologist",
-    "optometrist",
-    "orthodontist",
-    "pcp",
-    "pharmacist",
-    "physio",
-    "physiotherapist",
-    "podiatrist",
-    "podiatry",
-    "specialist",
-    "surgeon",
-    "therapist",
-    "urologist",
+#[rustfmt::skip]
+pub(crate) const PROVIDERS: &[&str] = &[
+    "audiologist", "cardiologist", "chiropodist", "clinic", "consultant", "dentist",
+    "dermatologist", "dietician", "dietitian", "doctor", "gp", "gynaecologist", "gynecologist",
+    "hygienist", "lab", "midwife", "nurse", "ophthalmologist", "optician", "optometrist",
+    "orthodontist", "pcp", "pharmacist", "physio", "physiotherapist", "podiatrist", "podiatry",
+    "specialist", "surgeon", "therapist", "urologist",
 ];
 
 /// What "complete …" must be about to be a one-time task (not "complete the course").
@@ -285,7 +260,9 @@ pub(crate) fn is_checklist(
         // "See your dentist within the next month", "visit the eye doctor", "see the nurse
         // for a wound check"; not "see below".
         "see" | "visit" => {
-            !scheduled && (cstart + 1..v.end.min(cstart + 5)).any(|i| PROVIDERS.contains(&v.w(i)))
+            !scheduled
+                && (cstart + 1..v.end.min(cstart + 5))
+                    .any(|i| crate::lexicon::has(PROVIDERS, v.w(i)))
         }
         // "Stop by the lab…", "check in with us by phone", "set up a follow-up visit".
         "stop" => matches!(v.w(cstart + 1), "by" | "in" | "at") && !scheduled,
