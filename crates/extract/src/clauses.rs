@@ -117,7 +117,11 @@ fn count_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
 
 /// A duration ends right before `i`, or before the comma at `i - 1`.
 fn duration_ends_at(v: View<'_, '_>, start: usize, i: usize) -> bool {
-    let end = if v.w(i - 1) == "," { i - 1 } else { i };
+    let end = if v.w(i.wrapping_sub(1)) == "," {
+        i - 1
+    } else {
+        i
+    };
     let back = View::new(v.doc, end.saturating_sub(LOOK_BACK).max(start), end);
     duration::scan(back)
         .iter()
@@ -171,17 +175,25 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
             "-" if !v.glued(i) && !v.glued(i + 1) && i > start => Some((i, i + 1, Join::Dash)),
             "then" | "thereafter" if i > start => {
                 let mut end = i;
-                while end > start && matches!(v.w(end - 1), "," | "and" | "&") {
+                while end > start && matches!(v.w(end.wrapping_sub(1)), "," | "and" | "&") {
                     end -= 1;
                 }
                 Some((end, i, Join::Then))
             }
             "followed" if next == "by" && i > start => {
-                let end = if v.w(i - 1) == "," { i - 1 } else { i };
+                let end = if v.w(i.wrapping_sub(1)) == "," {
+                    i - 1
+                } else {
+                    i
+                };
                 Some((end, i + 2, Join::Then))
             }
             "but" if i > start => {
-                let end = if v.w(i - 1) == "," { i - 1 } else { i };
+                let end = if v.w(i.wrapping_sub(1)) == "," {
+                    i - 1
+                } else {
+                    i
+                };
                 Some((end, i + 1, Join::But))
             }
             "and" | "&" | "plus" if i > start && next != "then" => {
@@ -195,14 +207,14 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 let second_dose = starts_dose(v, i + 1)
                     && (count_ends_at(v, start, i) || duration_ends_at(v, start, i));
                 // "…, and she can use Fostair as her reliever": a new sentence in all but name.
-                let new_subject = (v.w(i - 1) == ","
+                let new_subject = (v.w(i.wrapping_sub(1)) == ","
                     && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i"))
                     // "… on day 5 and may then shower": a new modal clause.
                     || matches!(v.w(i + 1), "may" | "can" | "should" | "must" | "might" | "will")
                     || (matches!(v.w(i + 1), "have" | "has") && v.w(i + 2) == "given");
                 // "…, and quadriceps exercises twice a day": a second thing, its own schedule.
                 let second_thing = i > start + 1
-                    && v.w(i - 1) == ","
+                    && v.w(i.wrapping_sub(1)) == ","
                     && schedule_ends_at(v, start, i - 1)
                     && frequency_within(v, i + 1, 8);
                 // "2 tablets on day 1 and 1 tablet on days 2-5": phases.
@@ -212,7 +224,15 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                     || second_dose
                     || new_subject
                     || second_thing)
-                    .then_some((if v.w(i - 1) == "," { i - 1 } else { i }, i + 1, join))
+                    .then_some((
+                        if v.w(i.wrapping_sub(1)) == "," {
+                            i - 1
+                        } else {
+                            i
+                        },
+                        i + 1,
+                        join,
+                    ))
             }
             "," | "(" if i > start && next != "then" && opens_after_comma(v, i + 1) => {
                 Some((i, i + 1, Join::Comma))
@@ -235,12 +255,20 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                     "that" | "we" | "you" | "i" | "they" | "it" | "he" | "she"
                 ) =>
             {
-                Some((if v.w(i - 1) == "," { i - 1 } else { i }, i, Join::Comma))
+                Some((
+                    if v.w(i.wrapping_sub(1)) == "," {
+                        i - 1
+                    } else {
+                        i
+                    },
+                    i,
+                    Join::Comma,
+                ))
             }
             // ", since he has not yet seen a dentist", ", as she usually gets…": a reason.
             "since" | "as"
                 if i > start
-                    && v.w(i - 1) == ","
+                    && v.w(i.wrapping_sub(1)) == ","
                     && matches!(
                         next,
                         "he" | "she" | "they" | "it" | "we" | "i" | "you" | "the"
@@ -249,7 +277,9 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 Some((i - 1, i, Join::Comma))
             }
             // "…, which was held on admission": what is said of it, not a step.
-            "which" | "who" if i > start && v.w(i - 1) == "," => Some((i - 1, i, Join::Comma)),
+            "which" | "who" if i > start && v.w(i.wrapping_sub(1)) == "," => {
+                Some((i - 1, i, Join::Comma))
+            }
             // "Because her hands shake, she will buy…": the reason ends at its comma.
             "," if i > start
                 && matches!(
@@ -261,9 +291,17 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
             }
             "because" | "as"
                 if i > start && w == "because"
-                    || (w == "as" && next == "the" && v.w(i - 1) == ",") =>
+                    || (w == "as" && next == "the" && v.w(i.wrapping_sub(1)) == ",") =>
             {
-                Some((if v.w(i - 1) == "," { i - 1 } else { i }, i, Join::Comma))
+                Some((
+                    if v.w(i.wrapping_sub(1)) == "," {
+                        i - 1
+                    } else {
+                        i
+                    },
+                    i,
+                    Join::Comma,
+                ))
             }
             // A limit is its own clause: "twice daily -- max 2 tabs/day", "at bedtime
             // maximum daily dose 2 mg", "do not exceed 4 g".
@@ -279,7 +317,11 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
             // A taper's next phase: a dose right after a duration ("1 po bid x 3 days 1/2 po
             // bid x 3 days", "4 tabs x2d, 3 tabs x2d").
             _ if i > start && starts_dose(v, i) && duration_ends_at(v, start, i) => {
-                let end = if v.w(i - 1) == "," { i - 1 } else { i };
+                let end = if v.w(i.wrapping_sub(1)) == "," {
+                    i - 1
+                } else {
+                    i
+                };
                 Some((end, i, Join::Then))
             }
             _ => None,

@@ -102,11 +102,18 @@ const SALTS: &[&str] = &[
 fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
     let end = name_at_word(v, i)?;
     // "nitrofurantoin monohydrate/macrocrystals", "bismuth subsalicylate 524 mg"
-    Some(if crate::lexicon::has(SALTS, v.w(end)) {
+    let end = if crate::lexicon::has(SALTS, v.w(end)) {
         end + 1
     } else {
         end
-    })
+    };
+    // "Sodium zirconium cyclosilicate (Lokelma) 5 g": an unknown third word before the
+    // brackets or the strength is part of the name.
+    let third = end > i + 1
+        && name_like(v, end)
+        && !v.is_medicine(end)
+        && (v.w(end + 1) == "(" || strength_at(v, end + 1).is_some());
+    Some(if third { end + 1 } else { end })
 }
 
 fn name_at_word(v: View<'_, '_>, i: usize) -> Option<usize> {
@@ -178,7 +185,7 @@ pub(crate) fn find(v: View<'_, '_>) -> Vec<Mention> {
         // "co-amoxiclav", "co-codamol": glued hyphenated prefixes.
         while start >= v.start + 2
             && v.glued(start)
-            && v.w(start - 1) == "-"
+            && v.w(start.wrapping_sub(1)) == "-"
             && v.glued(start - 1)
             && v.kind(start - 2) == Some(Kind::Word)
         {
@@ -218,7 +225,7 @@ pub(crate) fn find(v: View<'_, '_>) -> Vec<Mention> {
             }
         }
         // Drop trailing hyphens picked up above.
-        while end > name_end && v.w(end - 1) == "-" {
+        while end > name_end && v.w(end.wrapping_sub(1)) == "-" {
             end -= 1;
         }
         let prev = v.w(start.wrapping_sub(1));
@@ -313,7 +320,7 @@ fn names_same_product(v: View<'_, '_>, from: usize, to: usize) -> bool {
 /// end ("amoxicillin 500 mg capsules" → "amoxicillin 500 mg").
 pub(crate) fn phrase(v: View<'_, '_>, m: &Mention) -> String {
     let mut end = m.end;
-    while end > m.name_end && is_count_form(v.w(end - 1)) {
+    while end > m.name_end && is_count_form(v.w(end.wrapping_sub(1))) {
         end -= 1;
     }
     v.doc.slice(m.start, end - 1).to_string()

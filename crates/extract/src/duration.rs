@@ -250,7 +250,7 @@ fn at(v: View<'_, '_>, i: usize) -> Option<Hit> {
             return hit(i, end, &a, false);
         }
         if matches!(v.w(j), "fortnight" | "week" | "month")
-            && matches!(v.w(j - 1), "a" | "the" | "next" | "first")
+            && matches!(v.w(j.wrapping_sub(1)), "a" | "the" | "next" | "first")
         {
             let days = match v.w(j) {
                 "fortnight" => 14,

@@ -116,6 +116,17 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
     while j < v.end {
         let w = v.w(j);
         let skip = match w {
+            // "…and must inform the DVLA", "…and will order it online": a clause of its own
+            // that opens with the modal.
+            "should" | "must" | "will" | "shall"
+                if j == v.start
+                    && (crate::lexicon::is_checklist_verb(v.w(j + 1))
+                        || crate::lexicon::is_imperative(v.w(j + 1))
+                        || crate::lexicon::is_admin_verb(v.w(j + 1))
+                        || matches!(v.w(j + 1), "inform" | "notify" | "order")) =>
+            {
+                1
+            }
             "should" | "must" | "will" | "would" | "need" | "needs" | "shall" if j == v.start => 0,
             "please" | "also" | "and" | "then" | "so" | "now" | "kindly" | "thereafter"
             | "additionally" | "finally" | "first" | "firstly" | "secondly" | "next" | "you"
@@ -244,6 +255,12 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
                 {
                     // "She has been switched to rivaroxaban…": a change made today.
                     3
+                } else if matches!(next, "is" | "are")
+                    && v.w(j + 2) == "being"
+                    && matches!(v.w(j + 3), "discharged" | "sent")
+                {
+                    // "She is being discharged home today on cephalexin…": her plan.
+                    4
                 } else if matches!(next, "is" | "are")
                     && (matches!(v.w(j + 2), "starting" | "taking" | "using" | "beginning")
                         || (matches!(v.w(j + 2), "also" | "now" | "then")
@@ -409,8 +426,10 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             // A course with a year is a past one: "in March 2024", "(2023)", "since 2019".
             _ if is_year(w)
                 && i > first
-                && (matches!(v.w(i - 1), "in" | "since" | "during" | "from" | "of" | "(")
-                    || is_month(v.w(i - 1))) =>
+                && (matches!(
+                    v.w(i.wrapping_sub(1)),
+                    "in" | "since" | "during" | "from" | "of" | "("
+                ) || is_month(v.w(i.wrapping_sub(1)))) =>
             {
                 f.history = true;
             }
@@ -420,7 +439,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             "given" | "administered"
                 if i == first
                     || !matches!(
-                        v.w(i - 1),
+                        v.w(i.wrapping_sub(1)),
                         "be" | "have" | "has" | "'ve" | "’ve" | "also" | "just" | "now"
                     ) =>
             {
@@ -509,7 +528,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 }
             }
             // Conditions not yet in force.
-            "if" | "though" | "when" if i > first && v.w(i - 1) == "even" => {}
+            "if" | "though" | "when" if i > first && v.w(i.wrapping_sub(1)) == "even" => {}
             "reduce" | "decrease" | "increase" if next == "by" => f.conditional = true,
             "taper" | "tapering" | "wean" | "weaning" => f.conditional = true,
             "if" | "unless" | "whenever" | "otherwise" | "consider" | "considering" | "should"
@@ -560,7 +579,10 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             "limit" | "limits" | "restrict" | "restriction" | "restricted" => f.as_needed = true,
             "less" | "fewer" if next == "than" => f.as_needed = true,
             // "Repeat U&E in 1 week (GP please arrange)": the team's task.
-            _ if crate::lexicon::has(STAFF, w) && matches!(next, "please" | "to") && i > first => {
+            _ if crate::lexicon::has(STAFF, w)
+                && (next == "please" || (next == "to" && v.w(i.wrapping_sub(1)) == "("))
+                && i > first =>
+            {
                 f.narrative = true;
             }
             // As needed.
@@ -574,12 +596,16 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 f.as_needed = true;
             }
             // "up to four times a day" is a ceiling; "for up to 2 weeks" is a course.
-            "up" if next == "to" && (i == 0 || v.w(i - 1) != "for") => f.as_needed = true,
+            "up" if next == "to" && (i == 0 || v.w(i.wrapping_sub(1)) != "for") => {
+                f.as_needed = true
+            }
             "no" if next == "more" => f.as_needed = true,
             // "150s/90s despite lisinopril 20 mg daily": what has not worked, told.
             "despite" => f.narrative = true,
             // "In an emergency: call 999."
-            "emergency" if i > first && matches!(v.w(i - 1), "an" | "of" | "emergencies") => {
+            "emergency"
+                if i > first && matches!(v.w(i.wrapping_sub(1)), "an" | "of" | "emergencies") =>
+            {
                 f.conditional = true;
             }
             // Diet is advice: "keep eating the same amount of green vegetables each week".

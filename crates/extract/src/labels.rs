@@ -81,7 +81,8 @@ impl Label {
                 && !is_form(w)
                 && !LABEL_NAME_ENDS.contains(&w)
                 && !is_strength_unit(w);
-            let glued_part = end > v.start && v.glued(end) && matches!(v.w(end - 1), "-" | "/");
+            let glued_part =
+                end > v.start && v.glued(end) && matches!(v.w(end.wrapping_sub(1)), "-" | "/");
             if joins || word || glued_part {
                 if word && !v.glued(end) {
                     words += 1;
@@ -91,7 +92,7 @@ impl Label {
                 break;
             }
         }
-        while end > v.start && matches!(v.w(end - 1), "-" | "/") {
+        while end > v.start && matches!(v.w(end.wrapping_sub(1)), "-" | "/") {
             end -= 1;
         }
         if end == v.start {
@@ -101,10 +102,10 @@ impl Label {
         // The label as a title names it: "Permethrin 5% cream", not its pill count.
         let mut last = v.end;
         while last > end
-            && (is_count_form(v.w(last - 1))
+            && (is_count_form(v.w(last.wrapping_sub(1)))
                 || v.kind(last - 1) == Some(Kind::Punct)
-                    && v.w(last - 1) != ")"
-                    && v.w(last - 1) != "%")
+                    && v.w(last.wrapping_sub(1)) != ")"
+                    && v.w(last.wrapping_sub(1)) != "%")
         {
             last -= 1;
         }

@@ -591,7 +591,11 @@ fn read_sentence(
                 let first_consumed = first_consumed(&freq, &times, &durs, cstart, clause.end);
                 let consumed = consumed_mask(v, &freq, &times, &durs);
                 let generic = if first_consumed > cstart {
+                    // "Continue daily weights first thing…": a lone verb before the schedule
+                    // is generic only if what follows it is.
                     is_generic(v, cstart, first_consumed)
+                        && (first_consumed > cstart + 1
+                            || is_generic_unconsumed(v, first_consumed, &consumed))
                 } else {
                     // The schedule comes first ("Daily weights at 08:00"): read what follows.
                     is_generic_unconsumed(v, cstart, &consumed)
@@ -628,7 +632,7 @@ fn read_sentence(
                         || is_admin_verb(head)
                         || (cstart > v.start
                             && matches!(
-                                v.w(cstart - 1),
+                                v.w(cstart.wrapping_sub(1)),
                                 "to" | "please" | "should" | "must" | "will" | "shall"
                             ));
                     let cue_only = freq.explicit().is_none()
@@ -1002,7 +1006,8 @@ fn first_consumed(
 fn is_generic(v: View<'_, '_>, from: usize, to: usize) -> bool {
     // "Wash it gently once a day": a verb of its own leads, whatever lists its word is in.
     let lead = v.w(from);
-    if crate::lexicon::is_imperative(lead) && !is_admin_verb(lead) {
+    if crate::lexicon::is_imperative(lead) && !is_admin_verb(lead) && !matches!(lead, "go" | "come")
+    {
         return false;
     }
     (from..to).all(|i| {
@@ -1240,9 +1245,12 @@ fn once_only(v: View<'_, '_>, from: usize) -> Option<usize> {
             matches!(v.w(i + 1), "only" | "off" | "" | "." | "," | ";")
                 || (i > from
                     && (matches!(
-                        crate::sig::meaning(v.w(i - 1)),
+                        crate::sig::meaning(v.w(i.wrapping_sub(1))),
                         Some(crate::sig::Meaning::Route)
-                    ) || matches!(v.w(i - 1), "orally" | "drink" | "take" | "swallow")))
+                    ) || matches!(
+                        v.w(i.wrapping_sub(1)),
+                        "orally" | "drink" | "take" | "swallow"
+                    )))
         }
         "one" => v.w(i + 1) == "-" && v.w(i + 2) == "off" || v.w(i + 1) == "off",
         _ => false,

@@ -33,7 +33,7 @@ pub(crate) fn split(doc: &Doc<'_>) -> Vec<Sentence> {
         let t = doc.toks[i];
         if i > start
             && t.newlines_before > 0
-            && (t.newlines_before > 1 || !starts_lowercase(doc, i))
+            && (t.newlines_before > 1 || !starts_lowercase(doc, i) || heading_line(doc, start, i))
         {
             push(doc, &mut out, start, i);
             start = i;
@@ -71,6 +71,19 @@ pub(crate) fn split(doc: &Doc<'_>) -> Vec<Sentence> {
     }
     push(doc, &mut out, start, n);
     out
+}
+
+/// The line before `i` is a heading in capitals ("START", "DISCHARGE MEDICATIONS"): what
+/// follows is a new sentence even in lowercase.
+fn heading_line(doc: &Doc<'_>, start: usize, i: usize) -> bool {
+    let line_start = (start..i)
+        .rev()
+        .find(|&k| doc.toks[k].newlines_before > 0)
+        .unwrap_or(start);
+    (line_start..i).all(|k| {
+        let o = doc.orig(k);
+        doc.kind(k) != Some(Kind::Word) || o.chars().all(|c| !c.is_lowercase())
+    }) && (line_start..i).any(|k| doc.kind(k) == Some(Kind::Word))
 }
 
 fn starts_lowercase(doc: &Doc<'_>, i: usize) -> bool {

@@ -321,8 +321,6 @@ pub(crate) fn is_checklist(
                     "results",
                     "them",
                     "it",
-                    "record",
-                    "records",
                     "log",
                     "weights",
                     "measurements",

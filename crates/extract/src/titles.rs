@@ -135,8 +135,10 @@ pub(crate) fn from_tokens(v: View<'_, '_>, a: usize, b: usize) -> Option<String>
         a += 1;
     }
     while b > a
-        && (DANGLING.contains(&v.w(b - 1))
-            || (v.kind(b - 1) == Some(Kind::Punct) && v.w(b - 1) != ")" && v.w(b - 1) != "%"))
+        && (DANGLING.contains(&v.w(b.wrapping_sub(1)))
+            || (v.kind(b - 1) == Some(Kind::Punct)
+                && v.w(b.wrapping_sub(1)) != ")"
+                && v.w(b.wrapping_sub(1)) != "%"))
     {
         b -= 1;
     }
