@@ -597,7 +597,7 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             }
             // "up to four times a day" is a ceiling; "for up to 2 weeks" is a course.
             "up" if next == "to" && (i == 0 || v.w(i.wrapping_sub(1)) != "for") => {
-                f.as_needed = true
+                f.as_needed = true;
             }
             "no" if next == "more" => f.as_needed = true,
             // "150s/90s despite lisinopril 20 mg daily": what has not worked, told.
