@@ -33,7 +33,11 @@ pub(crate) fn split(doc: &Doc<'_>) -> Vec<Sentence> {
         let t = doc.toks[i];
         if i > start
             && t.newlines_before > 0
-            && (t.newlines_before > 1 || !starts_lowercase(doc, i) || heading_line(doc, start, i))
+            && (t.newlines_before > 1
+                || !starts_lowercase(doc, i)
+                || heading_line(doc, start, i)
+                // A medication list in lowercase: each line opens with a medicine.
+                || doc.is_medicine(i))
         {
             push(doc, &mut out, start, i);
             start = i;

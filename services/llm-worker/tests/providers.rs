@@ -524,6 +524,18 @@ fn honest_answers_on_every_labelled_note_pass_validation() {
         ),
         concat!(
             env!("CARGO_MANIFEST_DIR"),
+            "/../../crates/extract/tests/data/blind-notes.jsonl"
+        ),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../crates/extract/tests/data/holdout-notes.jsonl"
+        ),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../crates/extract/tests/data/prose-notes.jsonl"
+        ),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
             "/../../../shared/extraction/dev-set.jsonl"
         ),
     ];
