@@ -162,6 +162,26 @@ fn name_at_word(v: View<'_, '_>, i: usize) -> Option<usize> {
     {
         return Some(i + 1);
     }
+    // A capitalised unknown name opening a line before a counted dose: "Probiotic 1 cap po
+    // q am", "Fortisip 1 bottle twice daily".
+    let opens = i == v.start || matches!(v.w(i.wrapping_sub(1)), "-" | "•" | "*" | ":" | ".");
+    if opens
+        && name_like(v, i)
+        && v.doc.orig(i).starts_with(|c: char| c.is_ascii_uppercase())
+        && v.kind(i + 1) == Some(Kind::Number)
+        && (is_count_unit(v.w(i + 2))
+            || matches!(
+                crate::sig::meaning(v.w(i + 2)),
+                Some(crate::sig::Meaning::DoseUnit)
+            )
+            || matches!(
+                v.w(i + 2),
+                "bottle" | "bottles" | "sachet" | "sachets" | "scoop" | "scoops"
+            ))
+        && !crate::lexicon::has(GENERIC_NOUNS, v.w(i))
+    {
+        return Some(i + 1);
+    }
     // An unknown name with its salt before a strength: "bismuth subsalicylate 524 mg".
     if name_like(v, i)
         && crate::lexicon::has(SALTS, v.w(i + 1))

@@ -198,6 +198,21 @@ fn read_sentence(
     let mut step_clause: Option<usize> = None;
     for (k, clause) in clauses.iter().enumerate() {
         let v = View::new(doc, clause.start, clause.end);
+        // "1 cap po tidx10 days - clindamycin 300mg": the label written after the directions.
+        if clause.join == Join::Dash && label.is_none() && k > 0 {
+            if let Some(l) = Label::read(v).filter(|_| trailing_label_of(doc, &clauses[k - 1])) {
+                let subject = l.subject("");
+                for t in &prev_steps {
+                    if let Some(p) = plan.get_mut(*t) {
+                        if let Some(title) = Title::fit(&subject.title(None)) {
+                            p.step.title = title;
+                        }
+                    }
+                }
+                ctx.last_medicine = Some(subject);
+                continue;
+            }
+        }
         // "Diclofenac 1% gel - apply 4 grams…" reads like a label too.
         if clauses
             .get(k + 1)
@@ -849,6 +864,13 @@ fn read_sentence(
         }
         prev_flags = flags;
     }
+}
+
+/// Whether directions name no medicine of their own and open with a dose ("1 cap po tid"),
+/// so that a medicine written after a dash is theirs.
+fn trailing_label_of(doc: &Doc<'_>, directions: &clauses::Clause) -> bool {
+    let v = View::new(doc, directions.start, directions.end);
+    drugs::find(v).is_empty() && clauses::starts_dose(v, v.start)
 }
 
 /// "after 4 weeks", "in 2 weeks' time": how long until a change, in days.
