@@ -63,6 +63,8 @@ fn opens_after_comma(v: View<'_, '_>, i: usize) -> bool {
                 | "let's"
                 | "lets"
                 | "let’s"
+                | "we'll"
+                | "we’ll"
                 | "was"
                 | "were"
                 | "previously"

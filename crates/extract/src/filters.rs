@@ -40,19 +40,24 @@ impl Flags {
 /// People whose doings, told in the third person, are narrative.
 #[rustfmt::skip]
 const SUBJECTS: &[&str] = &[
-    "brother", "carer", "carers", "child", "dad", "daughter", "family", "father", "friend",
-    "granddaughter", "grandson", "he", "her", "his", "husband", "i", "mother", "mum", "neighbor",
-    "neighbour", "nephew", "niece", "parent", "parents", "partner", "patient", "patients", "pt",
-    "she", "sister", "son", "their", "they", "we", "wife",
+    "aunt", "boyfriend", "brother", "carer", "carers", "child", "dad", "daughter", "family",
+    "father", "fiance", "fiancee", "friend", "girlfriend", "granddaughter", "grandfather",
+    "grandma", "grandmother", "grandpa", "grandson", "guardian", "he", "her", "his", "husband",
+    "i", "mom", "mother", "mum", "neighbor", "neighbour", "nephew", "niece", "parent", "parents",
+    "partner", "patient", "patients", "pt", "she", "sister", "son", "spouse", "stepfather",
+    "stepmother", "their", "they", "uncle", "we", "wife",
 ];
 
 /// The team: what they are to do is theirs, not the patient's ("DN to redo the dressing",
 /// "Night staff to do 4-hourly obs", "The specialist nurse will phone").
 #[rustfmt::skip]
 const STAFF: &[&str] = &[
-    "dietician", "dietitian", "district", "dn", "dns", "doctor", "doctors", "dr", "gp", "hca",
-    "hcas", "midwife", "nurse", "nurses", "nursing", "ot", "pharmacist", "pharmacy", "physio",
-    "physiotherapist", "physiotherapy", "registrar", "salt", "staff", "team", "ward",
+    "audiology", "cardiology", "consultant", "dermatology", "dietetics", "dietician", "dietitian",
+    "district", "dn", "dns", "doctor", "doctors", "dr", "gp", "hca", "hcas", "imaging",
+    "laboratory", "midwife", "nurse", "nurses", "nursing", "orthotics", "ot", "pharmacist",
+    "pharmacy", "phlebotomy", "physio", "physiotherapist", "physiotherapy", "podiatry",
+    "radiology", "registrar", "rheumatology", "salt", "specialist", "staff", "team", "urology",
+    "ward",
 ];
 
 /// What turns a subject into someone being told what to do ("patient to take", "she
@@ -423,6 +428,20 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 f.history = true;
             }
             "used" if next == "to" => f.history = true,
+            // "catheter changed today", "dressing changed yesterday": done.
+            "changed" | "inserted" | "removed" | "replaced"
+                if i > first
+                    && matches!(next, "today" | "yesterday" | "this" | "on" | "at" | "last")
+                    && !matches!(
+                        v.w(i.wrapping_sub(1)),
+                        "be" | "been" | "to" | "get" | "have" | "had"
+                    )
+                    && !matches!(v.w(first), "have" | "get" | "book" | "arrange" | "please") =>
+            {
+                f.history = true;
+            }
+            // Ward observations are the nurses' work: "Neuro obs hourly for 4 h".
+            "obs" | "observations" => f.narrative = true,
             // A course with a year is a past one: "in March 2024", "(2023)", "since 2019".
             _ if is_year(w)
                 && i > first

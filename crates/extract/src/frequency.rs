@@ -150,6 +150,9 @@ fn q_hours(w: &str) -> Option<(u32, Option<&str>)> {
     match unit {
         "h" | "hr" | "hrs" | "hrly" | "hourly" | "h°" => Some((n, None)),
         "d" => Some((n * 24, None)),
+        // "q2wk", "q2w", "q3mo"
+        "wk" | "wks" | "w" => Some((n.saturating_mul(168), None)),
+        "mo" | "mos" | "m" => Some((n.saturating_mul(720), None)),
         "" => Some((n, Some(""))),
         _ => None,
     }
@@ -384,9 +387,15 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
             }
         }
     }
-    // "4-hourly", "4 hourly", "6 hrly"
+    // "4-hourly", "4 hourly", "6 hrly"; "12-weekly", "3-monthly"
     if let Some(n) = v.int(i) {
         let j = if v.w(i + 1) == "-" { i + 2 } else { i + 1 };
+        if n > 0 && v.w(j) == "weekly" {
+            return Some((Freq::EveryHours(n.saturating_mul(168)), j + 1));
+        }
+        if n > 0 && v.w(j) == "monthly" {
+            return Some((Freq::EveryHours(n.saturating_mul(720)), j + 1));
+        }
         if v.is_any(j, &["hourly", "hrly"]) && n > 0 {
             return Some((Freq::EveryHours(n), j + 1));
         }
@@ -394,7 +403,8 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
     }
     // Weekdays: "on Mondays", "on Monday and Thursday".
     if let Some(d) = weekday(w) {
-        let plural = w.ends_with('s') && w.len() > 4;
+        // "on Mondays"; not "Thurs" or "Tues", which are abbreviations.
+        let plural = w.ends_with("days");
         if plural {
             return Some(weekdays(v, i, d));
         }

@@ -230,9 +230,9 @@ pub(crate) fn is_admin_verb(w: &str) -> bool {
 #[rustfmt::skip]
 const CHECKLIST_VERBS: &[&str] = &[
     "arrange", "attend", "book", "buy", "call", "collect", "contact", "email", "enrol", "enroll",
-    "fill", "get", "mark", "obtain", "order", "organise", "organize", "phone", "pick", "purchase", "recheck",
-    "refill", "register", "renew", "repeat", "replace", "request", "ring", "schedule", "send",
-    "telephone",
+    "fill", "get", "mark", "obtain", "order", "organise", "organize", "phone", "pick", "purchase",
+    "recheck", "refill", "register", "renew", "repeat", "replace", "request", "ring", "schedule",
+    "send", "telephone", "text",
 ];
 
 pub(crate) fn is_checklist_verb(w: &str) -> bool {

@@ -120,14 +120,20 @@ fn period_ends(doc: &Doc<'_>, i: usize) -> bool {
 fn push(doc: &Doc<'_>, out: &mut Vec<Sentence>, mut a: usize, b: usize) {
     while a < b {
         let t = doc.text(a);
+        // "a) …", "iii) …", "[ ] …": list markers of letters and roman numerals too.
+        let lettered = doc.kind(a) == Some(Kind::Word)
+            && doc.text(a + 1) == ")"
+            && a + 1 < b
+            && (t.len() == 1 || t.bytes().all(|c| matches!(c, b'i' | b'v' | b'x')));
         let bullet = matches!(t, "-" | "*" | "•" | "·" | "–" | "—" | ">" | "#")
+            || lettered
             || (doc.kind(a) == Some(Kind::Number)
                 && matches!(doc.text(a + 1), ")" | ".")
                 && a + 1 < b);
         if !bullet {
             break;
         }
-        a += if doc.kind(a) == Some(Kind::Number) {
+        a += if doc.kind(a) == Some(Kind::Number) || lettered {
             2
         } else {
             1

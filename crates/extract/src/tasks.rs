@@ -31,8 +31,8 @@ const VAGUE_OBJECTS: &[&str] = &[
 
 /// Where a checklist item's object ends.
 const PREPOSITIONS: &[&str] = &[
-    "after", "at", "before", "by", "for", "from", "in", "on", "this", "to", "today", "tomorrow",
-    "with", "within",
+    "after", "at", "before", "by", "for", "from", "in", "on", "online", "this", "through", "to",
+    "today", "tomorrow", "via", "with", "within",
 ];
 
 /// What "have … " or "go for …" must mention to be a one-time task.
@@ -144,10 +144,10 @@ pub(crate) fn is_noun_use(v: View<'_, '_>, cstart: usize) -> bool {
 #[rustfmt::skip]
 pub(crate) const PROVIDERS: &[&str] = &[
     "audiologist", "cardiologist", "chiropodist", "clinic", "consultant", "dentist",
-    "dermatologist", "dietician", "dietitian", "doctor", "gp", "gynaecologist", "gynecologist",
-    "hygienist", "lab", "midwife", "nurse", "ophthalmologist", "optician", "optometrist",
-    "orthodontist", "pcp", "pharmacist", "physio", "physiotherapist", "podiatrist", "podiatry",
-    "specialist", "surgeon", "therapist", "urologist",
+    "dermatologist", "dietician", "dietitian", "doctor", "dr", "gp", "gynaecologist",
+    "gynecologist", "hygienist", "lab", "midwife", "nurse", "ophthalmologist", "optician",
+    "optometrist", "orthodontist", "pcp", "pharmacist", "physio", "physiotherapist", "podiatrist",
+    "podiatry", "specialist", "surgeon", "therapist", "urologist",
 ];
 
 /// What "complete …" must be about to be a one-time task (not "complete the course").
@@ -284,7 +284,6 @@ pub(crate) fn is_checklist(
                 && !matches!(
                     v.w(cstart + 1),
                     "to" | "in"
-                        | "for"
                         | "if"
                         | "after"
                         | "with"
@@ -306,11 +305,19 @@ pub(crate) fn is_checklist(
                         | "them"
                 )
         }
-        // "Follow up with Orthopedics in 1 week", "follow-up with your PCP".
+        // "Follow up with Orthopedics in 1 week", "follow-up with your PCP"; not "follow up
+        // with me", a return to this clinic.
         "follow" => {
             (v.w(cstart + 1) == "up" || (v.w(cstart + 1) == "-" && v.w(cstart + 2) == "up"))
-                && (cstart..v.end.min(cstart + 5)).any(|i| v.w(i) == "with")
+                && (cstart..v.end.min(cstart + 5))
+                    .any(|i| v.w(i) == "with" && !matches!(v.w(i + 1), "me" | "us" | "this"))
                 && !scheduled
+        }
+        // "Come back to the dressing clinic on Thursday for a wound check".
+        "come" => {
+            v.w(cstart + 1) == "back"
+                && !scheduled
+                && (mentions_any(TESTS) || mentions_any(&["clinic"]))
         }
         "bring" => {
             has_object
