@@ -208,6 +208,25 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             {
                 3
             }
+            // "Mrs Brennan will book a DEXA scan", "Mr Hall is to phone…": the patient by name.
+            "mr" | "mrs" | "ms" | "miss"
+                if v.w(j + 1).len() > 1
+                    && matches!(
+                        v.w(j + 2),
+                        "will" | "is" | "should" | "to" | "must" | "needs"
+                    ) =>
+            {
+                2
+            }
+            // "…and is to change it every 3 days": the subject is the clause before's.
+            "is" | "are" if j == v.start && v.w(j + 1) == "to" => 2,
+            // "She goes home on cefalexin…", "he is going home on…": her discharge plan.
+            _ if crate::lexicon::has(SUBJECTS, w)
+                && matches!(v.w(j + 1), "goes" | "went")
+                && v.w(j + 2) == "home" =>
+            {
+                3
+            }
             // "His niece is to pick up…": a possessive before the person.
             "his" | "her" | "their" | "your" if crate::lexicon::has(SUBJECTS, v.w(j + 1)) => 1,
             // "His hydrocortisone has been changed to…": the possessive of a thing.
@@ -223,6 +242,14 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             // "Night staff to do…", "The diabetes specialist nurse will phone…".
             _ if staff_subject(v, j) => return (j, true),
             // "He is to phone the group", "She is going to get an X-ray done".
+            // "He is also to phone the stop smoking service".
+            _ if crate::lexicon::has(SUBJECTS, w)
+                && matches!(v.w(j + 1), "is" | "are")
+                && matches!(v.w(j + 2), "also" | "now" | "then" | "still")
+                && v.w(j + 3) == "to" =>
+            {
+                4
+            }
             _ if crate::lexicon::has(SUBJECTS, w)
                 && matches!(v.w(j + 1), "is" | "are")
                 && (v.w(j + 2) == "to" || (v.w(j + 2) == "going" && v.w(j + 3) == "to")) =>
@@ -428,6 +455,17 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
                 f.history = true;
             }
             "used" if next == "to" => f.history = true,
+            // "started ramipril 2.5 mg once daily on the 4th", "started … on 2 February": a
+            // date makes a start the past.
+            "started" | "began" | "commenced"
+                if (i..v.end.min(i + 14)).any(|k| {
+                    (v.w(k) == "on"
+                        && (v.w(k + 1) == "the" || is_month(v.w(k + 2)) || is_month(v.w(k + 1))))
+                        || (v.kind(k) == Some(crate::tokens::Kind::Number) && is_month(v.w(k + 1)))
+                }) =>
+            {
+                f.history = true;
+            }
             // "catheter changed today", "dressing changed yesterday": done.
             "changed" | "inserted" | "removed" | "replaced"
                 if i > first

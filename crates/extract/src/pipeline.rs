@@ -265,6 +265,11 @@ fn read_sentence(
             inherited.history = prev_flags.history;
             inherited.narrative |= prev_flags.narrative;
         }
+        // "Audiology will repeat her hearing test and send the appointment": the same
+        // subject does both.
+        if clause.join == Join::And && cstart == v.start && !narrative {
+            inherited.narrative |= prev_flags.narrative;
+        }
         flags = flags.or(inherited);
         let head = v.w(cstart);
         let freq = frequency::scan(v);
