@@ -221,28 +221,30 @@ pub(crate) fn find(v: View<'_, '_>) -> Vec<Mention> {
                 end = extend_phrase(v, close + 1);
             }
         }
-        // "nirmatrelvir 150 mg + ritonavir 100 mg", "budesonide/formoterol": one product.
-        while matches!(v.w(end), "/" | "+") {
-            match name_at(v, end + 1) {
-                Some(next_end) => end = extend_phrase(v, next_end),
-                // "nitrofurantoin monohydrate/macrocrystals (Macrobid)"
-                None if v.w(end) == "/"
-                    && v.glued(end)
-                    && v.glued(end + 1)
-                    && name_like(v, end + 1) =>
-                {
-                    end = extend_phrase(v, end + 2);
-                    if v.w(end) == "(" {
-                        let close = (end + 1..(end + 16).min(v.end)).find(|&k| v.w(k) == ")");
-                        if let Some(close) =
-                            close.filter(|&c| c > end + 1 && names_same_product(v, end + 1, c))
-                        {
-                            end = extend_phrase(v, close + 1);
-                        }
-                    }
+        // "nirmatrelvir 150 mg + ritonavir 100 mg", "budesonide/formoterol", then perhaps
+        // the brand in brackets: one product.
+        loop {
+            if matches!(v.w(end), "/" | "+") {
+                if let Some(next_end) = name_at(v, end + 1) {
+                    end = extend_phrase(v, next_end);
+                    continue;
                 }
-                None => break,
+                // "nitrofurantoin monohydrate/macrocrystals (Macrobid)"
+                if v.w(end) == "/" && v.glued(end) && v.glued(end + 1) && name_like(v, end + 1) {
+                    end = extend_phrase(v, end + 2);
+                    continue;
+                }
             }
+            if v.w(end) == "(" {
+                let close = (end + 1..(end + 16).min(v.end)).find(|&k| v.w(k) == ")");
+                if let Some(close) =
+                    close.filter(|&c| c > end + 1 && names_same_product(v, end + 1, c))
+                {
+                    end = extend_phrase(v, close + 1);
+                    continue;
+                }
+            }
+            break;
         }
         // Drop trailing hyphens picked up above.
         while end > name_end && v.w(end.wrapping_sub(1)) == "-" {

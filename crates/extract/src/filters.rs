@@ -502,7 +502,13 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             {
                 f.history = true;
             }
-            "in" | "for" | "over" if next == "the" && matches!(next2, "past" | "last") => {
+            // ("Text the link to anyone you've had sex with in the last 6 months" is an
+            // order; the time belongs to the people it names.)
+            "in" | "for" | "over"
+                if next == "the"
+                    && matches!(next2, "past" | "last")
+                    && !crate::lexicon::is_checklist_verb(v.w(first)) =>
+            {
                 f.history = true;
             }
             "last"

@@ -320,9 +320,19 @@ fn read_sentence(
                         | "and"
                         | "take"
                         | "day"
+                        | "today"
+                        | "home"
+                        | "discharged"
+                        | "discharge"
+                        | "tomorrow"
                 )
         });
-        if (v.w(cstart) == "on" && mentions.first().is_some_and(|m| m.start == cstart + 1))
+        if (v.w(cstart) == "on"
+            && mentions.first().is_some_and(|m| m.start == cstart + 1)
+            && !matches!(
+                v.doc.text(cstart.wrapping_sub(1)),
+                "home" | "discharged" | "today"
+            ))
             || on_background
             || crate::lexicon::has(HABITS, head)
         {
@@ -1264,6 +1274,11 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
 fn once_only(v: View<'_, '_>, from: usize) -> Option<usize> {
     (from..v.end).find(|&i| match v.w(i) {
         "stat" | "statim" => true,
+        // "give one more dose", "another dose tomorrow", "a further dose".
+        "dose" => matches!(
+            v.w(i.wrapping_sub(1)),
+            "more" | "another" | "further" | "one"
+        ),
         "single" => matches!(v.w(i + 1), "dose" | "oral" | "tablet" | "injection"),
         // "PO x1": one dose.
         "x" => v.w(i + 1) == "1" && !matches!(v.w(i + 2), "day" | "days" | "week" | "weeks" | "d"),

@@ -103,7 +103,7 @@ pub(crate) fn is_noun_use(v: View<'_, '_>, cstart: usize) -> bool {
     let head = v.w(cstart);
     let next = v.w(cstart + 1);
     // "(video, Attend Anywhere)": a capitalised verb inside a sentence is a name.
-    if matches!(v.w(cstart.wrapping_sub(1)), "," | "(")
+    if matches!(v.doc.text(cstart.wrapping_sub(1)), "," | "(")
         && v.doc
             .orig(cstart)
             .starts_with(|c: char| c.is_ascii_uppercase())
