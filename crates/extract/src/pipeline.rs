@@ -16,7 +16,7 @@ use hospital_steps::{
 use crate::clauses::{self, Join};
 use crate::filters::{self, Flags};
 use crate::labels::{directs_label, Label};
-use crate::lexicon::{is_admin_verb, is_count_unit, is_form, is_strength_unit};
+use crate::lexicon::{is_admin_verb, is_checklist_verb, is_count_unit, is_form, is_strength_unit};
 use crate::tasks::{checklist_title, is_checklist, is_noun_use, shares_stem, vague_object};
 use crate::titles::lower_first;
 use crate::tokens::{Doc, Kind, View};
@@ -402,7 +402,17 @@ fn read_sentence(
                 || how
                 || reports
                 || books_follow_up;
-            if !flags.blocks() && !same_task {
+            // An order to do something once stands even when the words after it tell of the
+            // past ("Text the link to anyone you have had sex with").
+            let item_flags = if is_checklist_verb(head) {
+                Flags {
+                    history: false,
+                    ..flags
+                }
+            } else {
+                flags
+            };
+            if !item_flags.blocks() && !same_task {
                 if head == "follow" {
                     ctx.since_follow_up = Some(0);
                 }
