@@ -231,7 +231,14 @@ fn read_sentence(
         }
         // "5-7 days; let's do 7": the choice after a range is the course.
         if let Some(days) = chosen_days(v) {
-            for t in &prev_steps {
+            // Told in a sentence of its own ("7-10 days is reasonable; Dr Patel wants 10."),
+            // it is the course of the step just made.
+            let targets: Vec<usize> = if prev_steps.is_empty() {
+                plan.len().checked_sub(1).into_iter().collect()
+            } else {
+                prev_steps.clone()
+            };
+            for t in &targets {
                 if let Some(p) = plan.get_mut(*t) {
                     p.step.duration = Duration::days(days).ok();
                     p.duration_stated = true;
@@ -914,18 +921,25 @@ fn delay_days(v: View<'_, '_>, from: usize) -> Option<u32> {
 /// on after giving a range.
 fn chosen_days(v: View<'_, '_>) -> Option<u32> {
     let mut j = v.start;
-    match v.w(j) {
-        "let's" | "lets" | "let’s" | "we'll" | "we’ll" | "i'll" | "i’ll" => j += 1,
-        "we" | "i" if v.w(j + 1) == "will" => j += 2,
-        _ => return None,
+    // "Dr. Patel wants 10", "she prefers 7": a prescriber's pick, a few words in.
+    if let Some(w) = (v.start..v.end.min(v.start + 5))
+        .find(|&i| matches!(v.w(i), "wants" | "prefers" | "chose" | "chooses"))
+    {
+        j = w + 1;
+    } else {
+        match v.w(j) {
+            "let's" | "lets" | "let’s" | "we'll" | "we’ll" | "i'll" | "i’ll" => j += 1,
+            "we" | "i" if v.w(j + 1) == "will" => j += 2,
+            _ => return None,
+        }
+        if !matches!(
+            v.w(j),
+            "do" | "go" | "make" | "say" | "use" | "give" | "settle"
+        ) {
+            return None;
+        }
+        j += 1;
     }
-    if !matches!(
-        v.w(j),
-        "do" | "go" | "make" | "say" | "use" | "give" | "settle"
-    ) {
-        return None;
-    }
-    j += 1;
     while matches!(v.w(j), "with" | "for" | "it" | "on") {
         j += 1;
     }
