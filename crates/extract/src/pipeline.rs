@@ -706,7 +706,9 @@ fn read_sentence(
                         Vec::new()
                     } else {
                         action_title(v, cstart, first_consumed, &consumed)
-                            .map(|title| Subject::Action { title })
+                            .map(|title| Subject::Action {
+                                title: with_referent(doc, sentence.toks.start, clause.start, title),
+                            })
                             .into_iter()
                             .collect()
                     }
@@ -903,6 +905,68 @@ fn read_sentence(
 fn trailing_label_of(doc: &Doc<'_>, directions: &clauses::Clause) -> bool {
     let v = View::new(doc, directions.start, directions.end);
     drugs::find(v).is_empty() && clauses::starts_dose(v, v.start)
+}
+
+/// "…has been taught the dressing and is to change it every 3 days": an action whose
+/// object is "it" or "them" names what the sentence named before ("Change the dressing").
+fn with_referent(
+    doc: &Doc<'_>,
+    sentence_start: usize,
+    clause_start: usize,
+    title: String,
+) -> String {
+    let words: Vec<&str> = title.split(' ').collect();
+    let Some(pos) = words.iter().position(|w| matches!(*w, "it" | "them")) else {
+        return title;
+    };
+    if pos != 1 {
+        return title;
+    }
+    let v = View::new(doc, sentence_start, clause_start);
+    let Some(det) = (v.start..v.end).rev().find(|&i| {
+        matches!(
+            v.w(i),
+            "the" | "your" | "his" | "her" | "their" | "a" | "an"
+        )
+    }) else {
+        return title;
+    };
+    let mut end = det + 1;
+    while end < v.end
+        && end < det + 4
+        && v.kind(end) == Some(Kind::Word)
+        && !matches!(
+            v.w(end),
+            "and"
+                | "or"
+                | "to"
+                | "with"
+                | "for"
+                | "in"
+                | "on"
+                | "at"
+                | "clean"
+                | "dry"
+                | "covered"
+                | "elevated"
+                | "open"
+                | "closed"
+                | "moist"
+                | "warm"
+                | "cool"
+                | "on."
+                | "off"
+        )
+    {
+        end += 1;
+    }
+    if end == det + 1 {
+        return title;
+    }
+    let referent = doc.slice(det, end - 1);
+    let mut out: Vec<String> = words.iter().map(|w| (*w).to_string()).collect();
+    out[pos] = referent.to_string();
+    out.join(" ")
 }
 
 /// "after 4 weeks", "in 2 weeks' time": how long until a change, in days.
