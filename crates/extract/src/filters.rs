@@ -478,6 +478,13 @@ pub(crate) fn flags(v: View<'_, '_>, from: usize) -> Flags {
             {
                 f.history = true;
             }
+            // "Needs twice-daily visits for insulin": visits are the team's.
+            "visits" | "visit"
+                if (first..v.end)
+                    .any(|k| matches!(v.w(k), "needs" | "requires" | "needing" | "having")) =>
+            {
+                f.narrative = true;
+            }
             // Ward observations are the nurses' work: "Neuro obs hourly for 4 h".
             "obs" | "observations" => f.narrative = true,
             // A course with a year is a past one: "in March 2024", "(2023)", "since 2019".

@@ -193,6 +193,8 @@ fn read_sentence(
     // "Amoxicillin 500 mg capsule: 1 cap po tid": the medicine the directions are about.
     let mut label: Option<Label> = None;
     let mut prev_schedule: Option<Schedule> = None;
+    // A heading of a time of day ("Morning:") schedules the directions after it.
+    let mut heading_cue = false;
     // The clauses that last gave a checklist item and a plan step.
     let mut item_clause: Option<usize> = None;
     let mut step_clause: Option<usize> = None;
@@ -212,6 +214,47 @@ fn read_sentence(
                 ctx.last_medicine = Some(subject);
                 continue;
             }
+        }
+        // "Morning: wash with benzoyl peroxide 5%, then apply clindamycin 1% gel": a time of
+        // day as a heading gives the directions after it their time.
+        if clauses.get(k + 1).is_some_and(|c| c.join == Join::Colon)
+            && (v.start..v.end).all(|i| {
+                matches!(
+                    v.w(i),
+                    "morning"
+                        | "mornings"
+                        | "evening"
+                        | "evenings"
+                        | "night"
+                        | "nights"
+                        | "bedtime"
+                        | "am"
+                        | "pm"
+                        | "every"
+                        | "each"
+                        | "at"
+                        | "in"
+                        | "the"
+                        | "daily"
+                )
+            })
+            && (v.start..v.end).any(|i| {
+                matches!(
+                    v.w(i),
+                    "morning"
+                        | "mornings"
+                        | "evening"
+                        | "evenings"
+                        | "night"
+                        | "nights"
+                        | "bedtime"
+                        | "am"
+                        | "pm"
+                )
+            })
+        {
+            heading_cue = true;
+            continue;
         }
         // "Diclofenac 1% gel - apply 4 grams…" reads like a label too.
         if clauses
@@ -699,7 +742,16 @@ fn read_sentence(
                     let routine = clause.join != Join::Colon
                         && ((monitoring && !durs.is_empty())
                             || (cstart..clause.end).any(|i| matches!(v.w(i), "every" | "each")));
+                    // "send readings through the portal each Friday": part of the routine
+                    // whose readings they are.
+                    let reports_readings = matches!(
+                        head,
+                        "send" | "upload" | "email" | "submit" | "report" | "bring" | "post"
+                    ) && (cstart..clause.end).any(|i| {
+                        matches!(v.w(i), "readings" | "results" | "numbers" | "log" | "diary")
+                    });
                     if (cue_only && !imperative_head && freq.cue_count() > 0 && !routine)
+                        || reports_readings
                         || (time_only && !imperative_head)
                         || (!imperative_head && describes(v, cstart, first_consumed))
                     {
@@ -748,7 +800,14 @@ fn read_sentence(
                     .or_else(|| Schedule::times_per_day(1).ok())
             })
             .flatten();
-            let schedule = seg.schedule.as_ref().or(phase_schedule.as_ref());
+            let cue_schedule = (heading_cue && seg.schedule.is_none() && !seg.flags.blocks())
+                .then(|| Schedule::times_per_day(1).ok())
+                .flatten();
+            let schedule = seg
+                .schedule
+                .as_ref()
+                .or(phase_schedule.as_ref())
+                .or(cue_schedule.as_ref());
             // Phases of one medicine differ by their dose: "…, 4 tablets", "…, 3 tablets".
             let phase_dose = if in_phases && strength.is_none() && seg.mention.is_none() {
                 dose_phrase(sv, cstart.max(seg.start))

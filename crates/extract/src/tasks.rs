@@ -322,10 +322,19 @@ pub(crate) fn is_checklist(
                 && !scheduled
         }
         // "Come back to the dressing clinic on Thursday for a wound check".
+        // (An appointment's clock time is when to come, not a schedule.)
         "come" => {
             v.w(cstart + 1) == "back"
-                && !scheduled
+                && freq.explicit().is_none()
+                && freq.weekday_interval().is_none()
                 && (mentions_any(TESTS) || mentions_any(&["clinic"]))
+        }
+        // "He will wear a 14-day Zio patch": a recorder worn once, not a daily routine.
+        "wear" => {
+            mentions_any(&["monitor", "holter", "zio", "recorder", "patch"])
+                && freq.explicit().is_none()
+                && freq.weekday_interval().is_none()
+                && freq.cue_count() == 0
         }
         "bring" => {
             has_object
