@@ -111,7 +111,6 @@ fn name_at(v: View<'_, '_>, i: usize) -> Option<usize> {
     // brackets or the strength is part of the name.
     let third = end > i + 1
         && name_like(v, end)
-        && !v.is_medicine(end)
         && (v.w(end + 1) == "(" || strength_at(v, end + 1).is_some());
     Some(if third { end + 1 } else { end })
 }
