@@ -31,7 +31,7 @@ pub(crate) const MORNING: u8 = 1;
 pub(crate) const MIDDAY: u8 = 2;
 pub(crate) const EVENING: u8 = 4;
 pub(crate) const NIGHT: u8 = 8;
-const MEALS: u8 = MORNING | MIDDAY | EVENING;
+pub(crate) const MEALS: u8 = MORNING | MIDDAY | EVENING;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Hit {

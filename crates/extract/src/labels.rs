@@ -126,7 +126,17 @@ impl Label {
     }
 
     pub(crate) fn subject(&self, head: &str) -> Subject {
-        let verb = titles::medicine_verb(head, &self.words);
+        self.subject_for(head, "")
+    }
+
+    /// The subject with the verb the directions' route calls for too ("1 mL IM q month":
+    /// inject).
+    pub(crate) fn subject_for(&self, head: &str, directions: &str) -> Subject {
+        let verb = if directions.is_empty() {
+            titles::medicine_verb(head, &self.words)
+        } else {
+            titles::medicine_verb(head, &format!("{} {directions}", self.words))
+        };
         Subject::Medicine {
             verb,
             name: self.name.clone(),

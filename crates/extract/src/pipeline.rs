@@ -676,7 +676,10 @@ fn read_sentence(
                 directs_label(head)
                     && !(clause.join == Join::Then && prev_referable && !prev_subjects.is_empty())
             }) {
-                vec![l.subject(head)]
+                vec![l.subject_for(
+                    head,
+                    &doc.slice(clause.start, clause.end - 1).to_ascii_lowercase(),
+                )]
             } else {
                 let first_consumed = first_consumed(&freq, &times, &durs, cstart, clause.end);
                 let consumed = consumed_mask(v, &freq, &times, &durs);

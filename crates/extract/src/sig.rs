@@ -6,7 +6,7 @@
 //! "q.a.m." every morning, "ou" both eyes); the splitter runs inside the tokenizer so that
 //! every later stage reads "bid x 10 days" whether or not the prescriber pressed space.
 
-use crate::frequency::{Freq, EVENING, MORNING, NIGHT};
+use crate::frequency::{Freq, EVENING, MEALS, MORNING, NIGHT};
 
 /// What a sig abbreviation means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,8 @@ use Meaning::{AsNeeded, DoseUnit, Filler, Frequency, Route};
 /// gloss documents the table; tests keep the table sorted and unique).
 #[rustfmt::skip]
 pub(crate) const ABBREVIATIONS: &[(&str, Meaning, &str)] = &[
-    ("ac", Filler, "before meals (ante cibum)"),
+    ("ac", Frequency(Freq::Cue(MEALS)), "before meals (ante cibum)"),
+    ("achs", Frequency(Freq::PerDay(4)), "before meals and at bedtime"),
     ("ad", Route, "right ear (auris dextra)"),
     ("am", Frequency(Freq::Cue(MORNING)), "in the morning"),
     ("as", Route, "left ear (auris sinistra); also the English word"),
@@ -37,6 +38,7 @@ pub(crate) const ABBREVIATIONS: &[(&str, Meaning, &str)] = &[
     ("bd", Frequency(Freq::PerDay(2)), "twice a day (bis die)"),
     ("bds", Frequency(Freq::PerDay(2)), "twice a day"),
     ("bid", Frequency(Freq::PerDay(2)), "twice a day (bis in die)"),
+    ("biw", Frequency(Freq::EveryHours(84)), "twice a week (bis in week)"),
     ("cap", DoseUnit, "capsule"),
     ("caps", DoseUnit, "capsules"),
     ("daily", Frequency(Freq::PerDay(1)), "once a day"),
@@ -59,13 +61,14 @@ pub(crate) const ABBREVIATIONS: &[(&str, Meaning, &str)] = &[
     ("om", Frequency(Freq::Cue(MORNING)), "every morning (omni mane)"),
     ("os", Route, "left eye (oculus sinister)"),
     ("ou", Route, "both eyes (oculus uterque)"),
-    ("pc", Filler, "after meals (post cibum)"),
+    ("pc", Frequency(Freq::Cue(MEALS)), "after meals (post cibum)"),
     ("pm", Frequency(Freq::Cue(EVENING)), "in the evening"),
     ("po", Route, "by mouth (per os)"),
     ("pr", Route, "rectally (per rectum)"),
     ("prn", AsNeeded, "as needed (pro re nata)"),
     ("pv", Route, "vaginally (per vaginam)"),
     ("q1d", Frequency(Freq::PerDay(1)), "every day"),
+    ("qac", Frequency(Freq::PerDay(3)), "before each meal (quaque ante cibum)"),
     ("qam", Frequency(Freq::Cue(MORNING)), "every morning (quaque ante meridiem)"),
     ("qd", Frequency(Freq::PerDay(1)), "every day (quaque die)"),
     ("qday", Frequency(Freq::PerDay(1)), "every day"),
@@ -77,6 +80,7 @@ pub(crate) const ABBREVIATIONS: &[(&str, Meaning, &str)] = &[
     ("qmonth", Frequency(Freq::EveryHours(720)), "every month"),
     ("qn", Frequency(Freq::Cue(NIGHT)), "every night (quaque nocte)"),
     ("qod", Frequency(Freq::EveryHours(48)), "every other day"),
+    ("qow", Frequency(Freq::EveryHours(336)), "every other week"),
     ("qpm", Frequency(Freq::Cue(EVENING)), "every evening"),
     ("qw", Frequency(Freq::EveryHours(168)), "every week"),
     ("qweek", Frequency(Freq::EveryHours(168)), "every week"),
@@ -90,6 +94,7 @@ pub(crate) const ABBREVIATIONS: &[(&str, Meaning, &str)] = &[
     ("tabs", DoseUnit, "tablets"),
     ("tds", Frequency(Freq::PerDay(3)), "three times a day (ter die sumendum)"),
     ("tid", Frequency(Freq::PerDay(3)), "three times a day (ter in die)"),
+    ("tiw", Frequency(Freq::EveryHours(56)), "three times a week (ter in week)"),
     ("top", Route, "topically"),
     ("ud", Filler, "as directed (ut dictum)"),
 ];
