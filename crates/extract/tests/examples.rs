@@ -357,6 +357,23 @@ fn run_together_and_spaced_shorthand() {
             "Ondansetron 4 mg tablet: 1 tab po q 6-8 hours.",
             "every 8h | open",
         ),
+        ("Metformin 500 mg tablet: 1 tab po tiw.", "every 56h | open"),
+        (
+            "Methotrexate 2.5 mg tablet: 3 tabs po qow.",
+            "every 336h | open",
+        ),
+        (
+            "Testosterone cypionate 200 mg/mL vial: inject 0.5 mL IM q2wk.",
+            "every 336h | open",
+        ),
+        (
+            "Insulin lispro 100 units/mL: 5 units sc qac.",
+            "3/day | open",
+        ),
+        (
+            "Insulin lispro 100 units/mL: 5 units sc ac & hs.",
+            "4/day | open",
+        ),
     ] {
         let got = plan(note);
         assert_eq!(got.len(), 1, "{note}: {got:?}");
