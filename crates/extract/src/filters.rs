@@ -220,6 +220,12 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             }
             // "…and is to change it every 3 days": the subject is the clause before's.
             "is" | "are" if j == v.start && v.w(j + 1) == "to" => 2,
+            // "Daughter bringing her hearing aid tonight": a relative's task, told in -ing.
+            _ if crate::lexicon::has(SUBJECTS, w)
+                && crate::tasks::base_verb(v.w(j + 1)) != v.w(j + 1) =>
+            {
+                1
+            }
             // "She goes home on cefalexin…", "he is going home on…": her discharge plan.
             _ if crate::lexicon::has(SUBJECTS, w)
                 && matches!(v.w(j + 1), "goes" | "went")

@@ -148,6 +148,24 @@ pub(crate) fn is_noun_use(v: View<'_, '_>, cstart: usize) -> bool {
         || (head == "return" && matches!(next, "precautions" | "advice" | "instructions"))
 }
 
+/// The verb of a task told as "-ing" after its subject ("bringing", "collecting").
+pub(crate) fn base_verb(w: &str) -> &str {
+    match w {
+        "bringing" => "bring",
+        "collecting" => "collect",
+        "picking" => "pick",
+        "buying" => "buy",
+        "booking" => "book",
+        "getting" => "get",
+        "ordering" => "order",
+        "calling" => "call",
+        "phoning" => "phone",
+        "dropping" => "drop",
+        "arranging" => "arrange",
+        _ => w,
+    }
+}
+
 /// Who a patient goes to see: "see your dentist", "visit the eye doctor".
 #[rustfmt::skip]
 pub(crate) const PROVIDERS: &[&str] = &[
@@ -189,7 +207,13 @@ pub(crate) fn is_checklist(
     times: &[clock::Hit],
     in_context: bool,
 ) -> bool {
-    let head = v.w(cstart);
+    // "Daughter bringing her hearing aid tonight": the -ing form of the task's verb.
+    // (Only after its subject: "Booking visit at 10 weeks" is a heading.)
+    let head = if cstart > v.start {
+        base_verb(v.w(cstart))
+    } else {
+        v.w(cstart)
+    };
     let scheduled =
         freq.explicit().is_some() || freq.weekday_interval().is_some() || !times.is_empty();
     let mentions_any = |words: &[&str]| (cstart..v.end).any(|i| words.contains(&v.w(i)));
