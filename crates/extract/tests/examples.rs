@@ -722,3 +722,40 @@ fn a_list_takes_the_course_its_heading_names() {
         ]
     );
 }
+
+#[test]
+fn headings_and_afterthoughts_shape_the_steps_around_them() {
+    // A time of day as a heading schedules the directions after it.
+    assert_eq!(
+        plan("Morning: wash with benzoyl peroxide 5% wash, then apply clindamycin 1% gel to the face."),
+        [
+            "Use benzoyl peroxide 5% wash | 1/day | open",
+            "Apply clindamycin 1% gel | 1/day | open",
+        ]
+    );
+    // The medicine written after its directions.
+    assert_eq!(
+        plan("1 cap po tidx10 days - clindamycin 300mg."),
+        ["Take clindamycin 300mg | 3/day | 10 days"]
+    );
+    // A prescriber's pick, told in a sentence of its own.
+    assert_eq!(
+        plan("Amoxicillin 400 mg/5 mL, 9.5 mL by mouth twice daily. 7-10 days is reasonable; Dr. Patel wants 10."),
+        ["Take amoxicillin 400 mg/5 mL | 2/day | 10 days"]
+    );
+    // "it" names what the sentence named before.
+    assert_eq!(
+        plan("Son has been taught the dressing and is to change it every 3 days."),
+        ["Change the dressing | every 72h | open"]
+    );
+    // A relative's task told with -ing; the nurses' observations are theirs.
+    assert_eq!(
+        checklist("Daughter bringing her hearing aid tonight."),
+        ["Bringing her hearing aid tonight"]
+    );
+    assert!(
+        read("Neuro obs hourly for 4 h, then 4-hourly until midnight.")
+            .plan
+            .is_empty()
+    );
+}
