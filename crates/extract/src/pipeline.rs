@@ -433,7 +433,7 @@ fn read_sentence(
                 matches!(n.w(c.start), "which" | "that")
                     && (c.start..c.end).any(|i| {
                         matches!(n.w(i), "we" | "i")
-                            && n.w(i + 1) == "will"
+                            && matches!(n.w(i + 1), "will" | "have" | "'ve" | "’ve")
                             && matches!(
                                 n.w(i + 2),
                                 "request"
@@ -444,6 +444,12 @@ fn read_sentence(
                                     | "organize"
                                     | "refer"
                                     | "order"
+                                    | "requested"
+                                    | "arranged"
+                                    | "booked"
+                                    | "sent"
+                                    | "referred"
+                                    | "ordered"
                             )
                     })
             });

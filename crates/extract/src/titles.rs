@@ -11,6 +11,19 @@ const MAX_CHARS: usize = Title::MAX_CHARS + 1;
 
 /// The verb a medicine's title opens with: the note's own when it names how to give it,
 /// else the one its form implies.
+/// Medicines given only by injection, by their stems: heparins ("dalteparin"), GLP-1
+/// agonists ("semaglutide"), antibodies ("adalimumab"), "filgrastim", "epoetin", insulins.
+fn injected_by_nature(phrase_lower: &str) -> bool {
+    phrase_lower.split(|c: char| !c.is_alphanumeric()).any(|w| {
+        w == "insulin"
+            || w == "teriparatide"
+            || w == "hydroxocobalamin"
+            || ["parin", "parinux", "glutide", "grastim", "poetin", "mab"]
+                .iter()
+                .any(|stem| w.len() > stem.len() + 2 && w.ends_with(stem))
+    })
+}
+
 pub(crate) fn medicine_verb(head: &str, phrase_lower: &str) -> &'static str {
     match head {
         "take" => return "Take",
@@ -98,20 +111,20 @@ pub(crate) fn medicine_verb(head: &str, phrase_lower: &str) -> &'static str {
         "gtts",
     ]) {
         "Use"
-    } else if has(&[
-        "injection",
-        "pen",
-        "units",
-        "unit",
-        "syringe",
-        "insulin",
-        "sc",
-        "subcut",
-        "sq",
-        "im",
-        "subcutaneous",
-        "subcutaneously",
-    ]) {
+    } else if injected_by_nature(phrase_lower)
+        || has(&[
+            "injection",
+            "pen",
+            "syringe",
+            "insulin",
+            "sc",
+            "subcut",
+            "sq",
+            "im",
+            "subcutaneous",
+            "subcutaneously",
+        ])
+    {
         "Inject"
     } else if has(&["pessary", "pessaries", "suppository", "suppositories"]) {
         "Insert"
