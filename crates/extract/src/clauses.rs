@@ -78,10 +78,9 @@ fn opens_after_comma(v: View<'_, '_>, i: usize) -> bool {
 }
 
 /// Words that open a new instruction even with no comma before them.
-fn opens_run_on(w: &str) -> bool {
-    is_admin_verb(w)
-        || is_checklist_verb(w)
-        || is_imperative(w)
+fn opens_run_on(v: View<'_, '_>, i: usize) -> bool {
+    let w = v.w(i);
+    v.has_class(i, crate::tokens::CLASS_VERB)
         || matches!(
             w,
             "please" | "inform" | "notify" | "patient" | "pt" | "instr"
@@ -315,7 +314,7 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
             }
             // Run-on directions: a new instruction right after a schedule ("once a day
             // take 2 tablets on day 1", "in the morning rinse mouth after use").
-            _ if i > start && opens_run_on(w) && schedule_ends_at(v, start, i) => {
+            _ if i > start && opens_run_on(v, i) && schedule_ends_at(v, start, i) => {
                 Some((i, i, Join::Comma))
             }
             // A taper's next phase: a dose right after a duration ("1 po bid x 3 days 1/2 po

@@ -75,9 +75,13 @@ pub(crate) fn strength_at(v: View<'_, '_>, i: usize) -> Option<usize> {
 }
 
 fn name_like(v: View<'_, '_>, i: usize) -> bool {
-    let w = v.w(i);
-    v.kind(i) == Some(Kind::Word)
-        && w.chars().count() >= 3
+    v.has_class(i, crate::tokens::CLASS_NAME_LIKE)
+}
+
+/// A word that could be part of a medicine's name: three letters or more, not a little
+/// word, a form, a unit, an order or a number (looked up once per token by `Doc`).
+pub(crate) fn name_like_word(w: &str) -> bool {
+    w.chars().count() >= 3
         && w.chars().all(|c| c.is_alphabetic() || c == '-')
         && !crate::lexicon::has(NOT_NAMES, w)
         && !is_form(w)

@@ -38,7 +38,14 @@ pub(crate) struct Doc<'a> {
     pub toks: Vec<Token>,
     /// Whether each token is a known medicine's name (looked up once per note).
     medicine: Vec<bool>,
+    /// What each word could be, looked up once per note: see the `CLASS_*` bits.
+    class: Vec<u8>,
 }
+
+/// A word that orders something: `IMPERATIVES`, `ADMIN_VERBS` or `CHECKLIST_VERBS`.
+pub(crate) const CLASS_VERB: u8 = 1;
+/// A word that could be part of a medicine's name (`drugs::name_like_word`).
+pub(crate) const CLASS_NAME_LIKE: u8 = 2;
 
 impl<'a> Doc<'a> {
     pub fn new(original: &'a str) -> Self {
@@ -48,12 +55,38 @@ impl<'a> Doc<'a> {
             .iter()
             .map(|t| t.kind == Kind::Word && crate::lexicon::is_drug(&lower[t.start..t.end]))
             .collect();
+        let class = toks
+            .iter()
+            .map(|t| {
+                if t.kind != Kind::Word {
+                    return 0;
+                }
+                let w = &lower[t.start..t.end];
+                let mut c = 0;
+                if crate::lexicon::is_imperative(w)
+                    || crate::lexicon::is_admin_verb(w)
+                    || crate::lexicon::is_checklist_verb(w)
+                {
+                    c |= CLASS_VERB;
+                }
+                if crate::drugs::name_like_word(w) {
+                    c |= CLASS_NAME_LIKE;
+                }
+                c
+            })
+            .collect();
         Doc {
             original,
             lower,
             toks,
             medicine,
+            class,
         }
+    }
+
+    /// Token `i` has all the class bits `bits`.
+    pub fn has_class(&self, i: usize, bits: u8) -> bool {
+        self.class.get(i).is_some_and(|c| c & bits == bits)
     }
 
     /// Token `i` is a known medicine's name.
@@ -128,6 +161,11 @@ impl<'d, 'a> View<'d, 'a> {
     /// Token `i` is a known medicine's name (false outside the window).
     pub fn is_medicine(&self, i: usize) -> bool {
         self.contains(i) && self.doc.is_medicine(i)
+    }
+
+    /// Token `i` has the class bits `bits` (false outside the window).
+    pub fn has_class(&self, i: usize, bits: u8) -> bool {
+        self.contains(i) && self.doc.has_class(i, bits)
     }
 
     /// Token `i` and `i + 1` are written without a space between them.
