@@ -360,6 +360,11 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
 /// Whether a member of the team opens the clause at `j` and is the one to act: up to three
 /// words ("the diabetes specialist nurse") ending in a staff word, then "to", "will",
 /// "should" or "has".
+/// A member of the team or a department ("GP", "DN", "audiology").
+pub(crate) fn is_staff_word(w: &str) -> bool {
+    crate::lexicon::has(STAFF, w)
+}
+
 fn staff_subject(v: View<'_, '_>, j: usize) -> bool {
     // "Phone your pharmacy to…" is an order to the patient.
     let lead = v.w(j);

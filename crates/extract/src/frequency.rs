@@ -320,6 +320,10 @@ fn at(v: View<'_, '_>, i: usize) -> Option<(Freq, usize)> {
             "hour" | "hours" | "hr" | "hrs" | "h" => Freq::EveryHours(n),
             "day" | "days" if n == 1 => Freq::PerDay(1),
             "day" | "days" => Freq::EveryHours(24 * n),
+            // "every other night", "every second morning": one day in n.
+            "night" | "nights" | "morning" | "mornings" | "evening" | "evenings" if n > 1 => {
+                Freq::EveryHours(24 * n)
+            }
             "week" | "weeks" | "wk" | "wks" => Freq::EveryHours(168 * n),
             "fortnight" => Freq::EveryHours(336 * n),
             "month" | "months" => Freq::EveryHours(720 * n),

@@ -289,7 +289,18 @@ fn read_sentence(
             }
             continue;
         }
-        let (cstart, narrative) = filters::content_start(v);
+        let (cstart, mut narrative) = filters::content_start(v);
+        // "GP: please check U&E in 2 weeks": what follows a member of the team as a heading
+        // is theirs to do.
+        if clause.join == Join::Colon && k > 0 {
+            let h = &clauses[k - 1];
+            let hv = View::new(doc, h.start, h.end);
+            narrative |= (h.start..h.end).all(|i| {
+                hv.kind(i) != Some(Kind::Word)
+                    || filters::is_staff_word(hv.w(i))
+                    || hv.w(i) == "for"
+            }) && (h.start..h.end).any(|i| filters::is_staff_word(hv.w(i)));
+        }
         let mut flags = filters::flags(v, cstart);
         flags.narrative |= narrative;
         if filters::opens_condition(v, v.start) || filters::opens_condition(v, cstart) {
@@ -393,8 +404,10 @@ fn read_sentence(
         if is_checklist(v, cstart, &freq, &times, k > 0) {
             // "Complete the questionnaire and return it", "photograph the lesion and bring
             // the photo": one task, told in two verbs.
-            let chained = matches!(clause.join, Join::And | Join::Dash | Join::Comma)
-                && item_clause == Some(k.wrapping_sub(1));
+            let chained = matches!(
+                clause.join,
+                Join::And | Join::Dash | Join::Comma | Join::Semicolon
+            ) && item_clause == Some(k.wrapping_sub(1));
             // "Schedule your mammogram - call Imaging at 555-0199": how to do the task.
             let how = (chained
                 || (clause.join == Join::Semicolon && item_clause == Some(k.wrapping_sub(1))))
@@ -877,7 +890,9 @@ fn read_sentence(
                         // "Wear stockings every day, put them on in the morning": one step.
                         let key = (title.clone(), schedule.clone());
                         if seen.contains(&(key.clone(), duration))
-                            || (duration.is_none() && seen_any.contains(&key))
+                            || (duration.is_none()
+                                && clause.join != Join::Then
+                                && seen_any.contains(&key))
                             || plan.len() >= MAX_STEPS
                         {
                             continue;
