@@ -211,7 +211,10 @@ pub(crate) fn split(doc: &Doc<'_>, range: Range<usize>) -> Vec<Clause> {
                 let new_subject = (v.w(i.wrapping_sub(1)) == ","
                     && matches!(v.w(i + 1), "he" | "she" | "they" | "you" | "we" | "i"))
                     // "… on day 5 and may then shower": a new modal clause.
-                    || matches!(v.w(i + 1), "may" | "can" | "should" | "must" | "might" | "will")
+                    || matches!(
+                        v.w(i + 1),
+                        "may" | "can" | "should" | "must" | "might" | "will" | "would" | "could"
+                    )
                     || (matches!(v.w(i + 1), "have" | "has") && v.w(i + 2) == "given")
                     // "…has been taught the dressing and is to change it every 3 days".
                     || (matches!(v.w(i + 1), "is" | "are") && v.w(i + 2) == "to");

@@ -226,6 +226,8 @@ pub(crate) fn content_start(v: View<'_, '_>) -> (usize, bool) {
             {
                 1
             }
+            // "She continues on amlodipine 10 mg daily": a medicine carried on.
+            _ if crate::lexicon::has(SUBJECTS, w) && v.w(j + 1) == "continues" => 2,
             // "She goes home on cefalexin…", "he is going home on…": her discharge plan.
             _ if crate::lexicon::has(SUBJECTS, w)
                 && matches!(v.w(j + 1), "goes" | "went")

@@ -386,13 +386,16 @@ fn read_sentence(
                         | "discharged"
                         | "discharge"
                         | "tomorrow"
+                        | "continues"
+                        | "remains"
+                        | "stays"
                 )
         });
         if (v.w(cstart) == "on"
             && mentions.first().is_some_and(|m| m.start == cstart + 1)
             && !matches!(
                 v.doc.text(cstart.wrapping_sub(1)),
-                "home" | "discharged" | "today"
+                "home" | "discharged" | "today" | "continues" | "remains" | "stays"
             ))
             || on_background
             || crate::lexicon::has(HABITS, head)

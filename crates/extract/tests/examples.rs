@@ -636,6 +636,15 @@ fn letters_tell_the_patients_plan_in_the_third_person() {
             "She will resume her lisinopril 10 mg daily, which was held on admission.",
             vec!["Take lisinopril 10 mg | 1/day | open"],
         ),
+        // The request to the GP after "and would be grateful" is the GP's.
+        (
+            "I have increased her levothyroxine to 125 micrograms daily and would be grateful if you could check her TFTs in 6 weeks.",
+            vec!["Take levothyroxine 125 micrograms | 1/day | open"],
+        ),
+        (
+            "She continues on amlodipine 10 mg daily and her blood pressure is well controlled.",
+            vec!["Take amlodipine 10 mg | 1/day | open"],
+        ),
         // What the patient is on, or what has not worked, is background.
         ("Home readings 150s/90s despite lisinopril 20 mg daily.", vec![]),
         (
