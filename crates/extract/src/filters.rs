@@ -758,10 +758,7 @@ mod tests {
     #[test]
     fn word_lists_are_sorted_for_binary_search() {
         for list in [SUBJECTS, STAFF] {
-            let mut s = list.to_vec();
-            s.sort_unstable();
-            s.dedup();
-            assert_eq!(s, list);
+            crate::lexicon::assert_sorted_unique(list);
         }
     }
 

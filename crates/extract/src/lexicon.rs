@@ -4,6 +4,15 @@
 //! lookup costs a few comparisons whatever the note. Medicines not listed are still found
 //! by their stems (`drug_by_suffix`) or by the dose written after them (see `drugs`).
 
+/// Fails a test when a word list that `has` searches is not sorted or repeats a word.
+#[cfg(test)]
+pub(crate) fn assert_sorted_unique(list: &[&str]) {
+    let mut sorted = list.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted, list, "unsorted or duplicated list");
+}
+
 pub(crate) fn has(list: &[&str], w: &str) -> bool {
     list.binary_search_by(|probe| short_cmp(probe, w)).is_ok()
 }
@@ -334,10 +343,7 @@ mod tests {
             CHECKLIST_VERBS,
             IMPERATIVES,
         ] {
-            let mut sorted = list.to_vec();
-            sorted.sort_unstable();
-            sorted.dedup();
-            assert_eq!(sorted, list, "unsorted or duplicated list");
+            assert_sorted_unique(list);
         }
     }
 

@@ -22,6 +22,11 @@ use crate::titles::lower_first;
 use crate::tokens::{Doc, Kind, View};
 use crate::{clock, drugs, duration, frequency, sentences, titles};
 
+/// Times of day that, alone before a colon, head the directions they time ("Morning:").
+const HEADING_TIMES: &[&str] = &[
+    "am", "bedtime", "evening", "evenings", "morning", "mornings", "night", "nights", "pm",
+];
+
 /// The most subjects one bare schedule ("then twice daily") applies to.
 const MAX_SHARED: usize = 20;
 
@@ -95,6 +100,22 @@ struct Pending {
     duration_stated: bool,
 }
 
+impl Pending {
+    /// A course told after the step ("Continue for 3 months", a list's heading, "…after
+    /// 4 weeks"): it counts unless the step stated its own.
+    fn finish(&mut self, duration: Option<Duration>) {
+        if !self.duration_stated {
+            self.settle(duration);
+        }
+    }
+
+    /// The course the prescriber settled on ("let's do 7"), over any told before.
+    fn settle(&mut self, duration: Option<Duration>) {
+        self.step.duration = duration;
+        self.duration_stated = true;
+    }
+}
+
 pub(crate) fn extract(note: &str) -> Steps {
     let doc = Doc::new(note);
     let mut checklist = Vec::new();
@@ -122,10 +143,7 @@ pub(crate) fn extract(note: &str) -> Steps {
                 list_duration = None;
             }
             for p in &mut plan[before..] {
-                if !p.duration_stated {
-                    p.step.duration = Some(d);
-                    p.duration_stated = true;
-                }
+                p.finish(Some(d));
             }
         }
         if plan.len() == before {
@@ -219,39 +237,10 @@ fn read_sentence(
         // day as a heading gives the directions after it their time.
         if clauses.get(k + 1).is_some_and(|c| c.join == Join::Colon)
             && (v.start..v.end).all(|i| {
-                matches!(
-                    v.w(i),
-                    "morning"
-                        | "mornings"
-                        | "evening"
-                        | "evenings"
-                        | "night"
-                        | "nights"
-                        | "bedtime"
-                        | "am"
-                        | "pm"
-                        | "every"
-                        | "each"
-                        | "at"
-                        | "in"
-                        | "the"
-                        | "daily"
-                )
+                HEADING_TIMES.contains(&v.w(i))
+                    || matches!(v.w(i), "every" | "each" | "at" | "in" | "the" | "daily")
             })
-            && (v.start..v.end).any(|i| {
-                matches!(
-                    v.w(i),
-                    "morning"
-                        | "mornings"
-                        | "evening"
-                        | "evenings"
-                        | "night"
-                        | "nights"
-                        | "bedtime"
-                        | "am"
-                        | "pm"
-                )
-            })
+            && (v.start..v.end).any(|i| HEADING_TIMES.contains(&v.w(i)))
         {
             heading_cue = true;
             continue;
@@ -283,8 +272,7 @@ fn read_sentence(
             };
             for t in &targets {
                 if let Some(p) = plan.get_mut(*t) {
-                    p.step.duration = Duration::days(days).ok();
-                    p.duration_stated = true;
+                    p.settle(Duration::days(days).ok());
                 }
             }
             continue;
@@ -667,10 +655,7 @@ fn read_sentence(
         if let Some(days) = titration_delay {
             for t in &prev_steps {
                 if let Some(p) = plan.get_mut(*t) {
-                    if !p.duration_stated {
-                        p.step.duration = Duration::days(days).ok();
-                        p.duration_stated = true;
-                    }
+                    p.finish(Duration::days(days).ok());
                 }
             }
             for seg in &mut segs {
@@ -945,10 +930,7 @@ fn read_sentence(
                     };
                     for t in targets {
                         if let Some(p) = plan.get_mut(t) {
-                            if !p.duration_stated {
-                                p.step.duration = d.value;
-                                p.duration_stated = true;
-                            }
+                            p.finish(d.value);
                         }
                     }
                 }
@@ -1487,10 +1469,7 @@ mod tests {
             EVENTS,
             crate::tasks::PROVIDERS,
         ] {
-            let mut s = list.to_vec();
-            s.sort_unstable();
-            s.dedup();
-            assert_eq!(s, list);
+            crate::lexicon::assert_sorted_unique(list);
         }
     }
 }

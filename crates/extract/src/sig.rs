@@ -252,14 +252,8 @@ mod tests {
     #[test]
     fn tables_are_sorted_and_unique() {
         let keys: Vec<&str> = ABBREVIATIONS.iter().map(|a| a.0).collect();
-        let mut sorted = keys.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(keys, sorted);
-        let mut j = JOINABLE.to_vec();
-        j.sort_unstable();
-        j.dedup();
-        assert_eq!(j, JOINABLE);
+        crate::lexicon::assert_sorted_unique(&keys);
+        crate::lexicon::assert_sorted_unique(JOINABLE);
     }
 
     #[test]
