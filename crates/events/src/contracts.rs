@@ -302,6 +302,75 @@ pub struct ReminderDue {
 }
 event!(ReminderDue, "reminder.due", 1);
 
+/// Reminders that fell due together, in one message. Published by reminder-service's
+/// dispatcher to the notification senders instead of one [`ReminderDue`] each, so that the
+/// broker's rate of persistent messages no longer caps the rate of reminders.
+///
+/// Each reminder keeps its own `reminder_id`, and senders deduplicate per reminder, not per
+/// message: a batch republished after a crash may group reminders differently, so its
+/// envelope id is no dedup key for the reminders in it. A sender that handles reminders one
+/// at a time splits a batch with [`into_reminders`](Self::into_reminders) or a `for` loop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ReminderDueBatchWire")]
+pub struct ReminderDueBatch {
+    /// 1 to [`MAX_REMINDERS`](Self::MAX_REMINDERS) reminders, in due order (earliest
+    /// `due_at` first). Deserializing refuses other counts, like the schema.
+    pub reminders: Vec<ReminderDue>,
+}
+event!(ReminderDueBatch, "reminder.due_batch", 1);
+
+/// [`ReminderDueBatch`] as read from the wire, before its count is checked.
+#[derive(Deserialize)]
+struct ReminderDueBatchWire {
+    reminders: Vec<ReminderDue>,
+}
+
+impl TryFrom<ReminderDueBatchWire> for ReminderDueBatch {
+    type Error = InvalidReminderDueBatch;
+
+    fn try_from(wire: ReminderDueBatchWire) -> Result<Self, Self::Error> {
+        Self::new(wire.reminders)
+    }
+}
+
+/// A [`ReminderDueBatch`] with no reminders, or more than
+/// [`MAX_REMINDERS`](ReminderDueBatch::MAX_REMINDERS): the count it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "reminders has {0} entries; a reminder.due_batch has 1 to {max}",
+    max = ReminderDueBatch::MAX_REMINDERS
+)]
+pub struct InvalidReminderDueBatch(pub usize);
+
+impl ReminderDueBatch {
+    /// The most reminders one message carries (the schema's `maxItems`): it keeps a message
+    /// near 300 KB with the longest titles, far below the broker's limit.
+    pub const MAX_REMINDERS: usize = 200;
+
+    /// A batch of `reminders`, which the caller gives in due order; refuses an empty list and
+    /// more than [`MAX_REMINDERS`](Self::MAX_REMINDERS), like deserializing does.
+    pub fn new(reminders: Vec<ReminderDue>) -> Result<Self, InvalidReminderDueBatch> {
+        if reminders.is_empty() || reminders.len() > Self::MAX_REMINDERS {
+            return Err(InvalidReminderDueBatch(reminders.len()));
+        }
+        Ok(Self { reminders })
+    }
+
+    /// The reminders, one [`ReminderDue`] each, in due order.
+    pub fn into_reminders(self) -> Vec<ReminderDue> {
+        self.reminders
+    }
+}
+
+impl IntoIterator for ReminderDueBatch {
+    type Item = ReminderDue;
+    type IntoIter = std::vec::IntoIter<ReminderDue>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.reminders.into_iter()
+    }
+}
+
 /// A reminder's grace period ended without a check-in. Published by reminder-service, for
 /// doctor dashboards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -359,6 +428,7 @@ pub const ALL_ROUTING_KEYS: &[&str] = {
         StepsExtracted::ROUTING_KEY,
         ExtractionFailed::ROUTING_KEY,
         ReminderDue::ROUTING_KEY,
+        ReminderDueBatch::ROUTING_KEY,
         ReminderMissed::ROUTING_KEY,
         CheckinRecorded::ROUTING_KEY,
     ]
@@ -382,10 +452,12 @@ mod tests {
         check::<StepsExtracted>();
         check::<ExtractionFailed>();
         check::<ReminderDue>();
+        check::<ReminderDueBatch>();
         check::<ReminderMissed>();
         check::<CheckinRecorded>();
         assert_eq!(UserRegistered::ROUTING_KEY, "user.registered.v1");
-        assert_eq!(ALL_ROUTING_KEYS.len(), 9);
+        assert_eq!(ReminderDueBatch::ROUTING_KEY, "reminder.due_batch.v1");
+        assert_eq!(ALL_ROUTING_KEYS.len(), 10);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub use broker::{
 pub use consumer::{Incoming, Subscriber};
 pub use contracts::{
     AssignmentChanged, CheckinRecorded, ExtractionFailed, NoteSubmitted, ReminderDue,
-    ReminderMissed, StepsExtracted, UserRegistered, UserTimezoneChanged,
+    ReminderDueBatch, ReminderMissed, StepsExtracted, UserRegistered, UserTimezoneChanged,
 };
 pub use envelope::{DecodeError, Envelope, Event, RawEnvelope};
 pub use outbox::{OutboxMessage, OutboxRelay, OutboxStore, RelayConfig};

@@ -8,14 +8,16 @@ use chrono::{TimeZone, Utc};
 use hospital_crypto::{Keyring, SealedEnvelope};
 use hospital_events::contracts::{
     note_text_binding, step_source_binding, step_title_binding, ChecklistStep, Duration,
-    ExtractionFailure, Extractor, PlanStep, Schedule, ALL_ROUTING_KEYS, MAX_STEPS,
+    ExtractionFailure, Extractor, InvalidReminderDueBatch, PlanStep, Schedule, ALL_ROUTING_KEYS,
+    MAX_STEPS,
 };
 use hospital_events::{
     queue_name, AssignmentChanged, CheckinRecorded, Envelope, Event, ExtractionFailed,
-    NoteSubmitted, ReminderDue, ReminderMissed, StepsExtracted, UserRegistered,
+    NoteSubmitted, ReminderDue, ReminderDueBatch, ReminderMissed, StepsExtracted, UserRegistered,
     UserTimezoneChanged,
 };
 use hospital_platform::token::Role;
+use hospital_steps::Title;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -672,6 +674,134 @@ fn reminder_due_matches_its_schema() {
     // The title opens with the step's binding, which is all a sender knows.
     let opened = keyring.open_str(&due.title, &step_title_binding(due.step_id, due.patient_id));
     assert_eq!(opened.unwrap().as_str(), "Take amoxicillin 500 mg");
+}
+
+/// A reminder of a fresh step for `patient_id`, its title sealed with the step's binding.
+fn due_reminder(
+    keyring: &Keyring,
+    patient_id: Uuid,
+    title: &str,
+    due_at: chrono::DateTime<Utc>,
+) -> ReminderDue {
+    let step_id = Uuid::now_v7();
+    let (title, _) = step_envelopes(keyring, step_id, patient_id, title, "");
+    ReminderDue {
+        reminder_id: Uuid::now_v7(),
+        patient_id,
+        step_id,
+        due_at,
+        title,
+    }
+}
+
+#[test]
+fn reminder_due_batch_matches_its_schema() {
+    let keyring = keyring();
+    let at = Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap();
+    let first = due_reminder(&keyring, Uuid::now_v7(), "Take amoxicillin 500 mg", at);
+    let second = due_reminder(&keyring, Uuid::now_v7(), "Measure blood pressure", at);
+    let pair = ReminderDueBatch::new(vec![first.clone(), second.clone()]).unwrap();
+    let one = ReminderDueBatch::new(vec![second.clone()]).unwrap();
+    let most = ReminderDueBatch::new(vec![first.clone(); ReminderDueBatch::MAX_REMINDERS]).unwrap();
+    check_contract(&pair, &[one, most]);
+    sealed_fields_match(ReminderDueBatch::ROUTING_KEY, &first.title);
+
+    // Each item is exactly reminder.due's data, so a sender reads both the same way.
+    let schema = load_schema(ReminderDueBatch::ROUTING_KEY);
+    let single = load_schema(ReminderDue::ROUTING_KEY);
+    let reminders = &schema["properties"]["data"]["properties"]["reminders"];
+    let mut item = resolve(&schema, &reminders["items"]).clone();
+    item.as_object_mut().unwrap().remove("description");
+    assert_eq!(
+        item, single["properties"]["data"],
+        "items vs reminder.due's data"
+    );
+    assert_eq!(
+        schema["$defs"]["SealedEnvelope"],
+        single["$defs"]["SealedEnvelope"]
+    );
+    assert_same_fields(
+        &schema,
+        &reminders["items"],
+        &serde_json::to_value(&first).unwrap(),
+        "ReminderDue",
+    );
+    assert_eq!(reminders["minItems"], 1);
+    assert_eq!(reminders["maxItems"], ReminderDueBatch::MAX_REMINDERS);
+
+    // A batch of two crosses the wire and splits back into the same reminders, in order,
+    // whose titles open with what each reminder carries.
+    let bytes = Envelope::new(pair.clone()).to_bytes().unwrap();
+    let wire = String::from_utf8(bytes.clone()).unwrap();
+    assert!(!wire.to_lowercase().contains("amoxicillin"), "{wire}");
+    let back = Envelope::<ReminderDueBatch>::from_bytes(&bytes).unwrap();
+    assert_eq!(back.data, pair);
+    let split = back.data.into_reminders();
+    assert_eq!(split, [first.clone(), second.clone()]);
+    let titles: Vec<String> = pair
+        .into_iter()
+        .map(|due| {
+            let binding = step_title_binding(due.step_id, due.patient_id);
+            keyring
+                .open_str(&due.title, &binding)
+                .unwrap()
+                .as_str()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        ["Take amoxicillin 500 mg", "Measure blood pressure"]
+    );
+
+    // No reminders, or one too many: the schema and the Rust type both refuse.
+    let validator = validator(&schema);
+    let instance = serde_json::to_value(Envelope::new(
+        ReminderDueBatch::new(vec![first.clone()]).unwrap(),
+    ))
+    .unwrap();
+    let item = instance["data"]["reminders"][0].clone();
+    for count in [0, ReminderDueBatch::MAX_REMINDERS + 1] {
+        let mut wrong = instance.clone();
+        wrong["data"]["reminders"] = Value::Array(vec![item.clone(); count]);
+        assert!(
+            !validator.is_valid(&wrong),
+            "accepts a batch of {count} reminders"
+        );
+        let err = serde_json::from_value::<Envelope<ReminderDueBatch>>(wrong).unwrap_err();
+        assert!(err.to_string().contains("1 to 200"), "{err}");
+        assert_eq!(
+            ReminderDueBatch::new(vec![first.clone(); count]),
+            Err(InvalidReminderDueBatch(count))
+        );
+    }
+    let mut bare_list = instance.clone();
+    bare_list["data"] = instance["data"]["reminders"].clone();
+    assert!(!validator.is_valid(&bare_list), "accepts a bare list");
+    let mut clear_title = instance.clone();
+    clear_title["data"]["reminders"][0]["title"] = json!("Take amoxicillin 500 mg");
+    assert!(!validator.is_valid(&clear_title), "accepts a clear title");
+    let mut extra = instance;
+    extra["data"]["reminders"][0]["dose"] = json!("500 mg");
+    assert!(
+        !validator.is_valid(&extra),
+        "accepts an unknown reminder field"
+    );
+}
+
+/// A full batch whose titles are as long as a title may be, in 4-byte characters, stays far
+/// below RabbitMQ's message size limit (128 MiB by default).
+#[test]
+fn a_full_batch_of_the_longest_titles_stays_small() {
+    let keyring = keyring();
+    let longest = "\u{1F48A}".repeat(Title::MAX_CHARS);
+    let patient_id = Uuid::now_v7();
+    let reminders = (0..ReminderDueBatch::MAX_REMINDERS)
+        .map(|_| due_reminder(&keyring, patient_id, &longest, Utc::now()))
+        .collect();
+    let batch = ReminderDueBatch::new(reminders).unwrap();
+    let bytes = Envelope::new(batch).to_bytes().unwrap().len();
+    assert!(bytes < 400 * 1024, "a full batch is {bytes} bytes");
 }
 
 #[test]
