@@ -28,7 +28,9 @@ use futures_util::{stream, StreamExt};
 use hdrhistogram::Histogram;
 use hospital_crypto::Keyring;
 use hospital_events::contracts::{step_source_binding, step_title_binding};
-use hospital_events::{declare_exchange, declare_queue, Event, QueueSpec, ReminderDue};
+use hospital_events::{
+    declare_exchange, declare_queue, Event, QueueSpec, ReminderDue, ReminderDueBatch,
+};
 use hospital_reminder_service::domain::{OccurrenceRecord, StepStem};
 use hospital_reminder_service::planner::sortable_instant;
 use hospital_reminder_service::startup::consumer_configs;
@@ -390,7 +392,10 @@ async fn due_consumer(
     declare_queue(
         declare,
         exchange,
-        &QueueSpec::new(queue, [ReminderDue::ROUTING_KEY]),
+        &QueueSpec::new(
+            queue,
+            [ReminderDue::ROUTING_KEY, ReminderDueBatch::ROUTING_KEY],
+        ),
     )
     .await?;
     Ok(consume
@@ -411,8 +416,16 @@ struct Body {
     data: BodyData,
 }
 
+/// `reminder.due_batch` (several reminders) or `reminder.due` (one).
 #[derive(Deserialize)]
-struct BodyData {
+#[serde(untagged)]
+enum BodyData {
+    Batch { reminders: Vec<DueReminder> },
+    Single(DueReminder),
+}
+
+#[derive(Deserialize)]
+struct DueReminder {
     reminder_id: uuid::Uuid,
     due_at: DateTime<Utc>,
 }
@@ -529,8 +542,14 @@ async fn scripts_only(
         loop {
             let before = redis_cpu_us(con).await?;
             let sent = store
-                .claim_and_send(now_ms, lease_ms, args.batch, 1000)
-                .await?;
+                .claim_and_send(hospital_reminder_service::store::Claim {
+                    now_ms,
+                    horizon_ms: now_ms,
+                    lease_ms,
+                    batch: args.batch,
+                })
+                .await?
+                .sent;
             let claimed = redis_cpu_us(con).await?;
             claim_us += claimed - before;
             if sent.is_empty() {
@@ -538,7 +557,7 @@ async fn scripts_only(
             }
             let acknowledged = hospital_reminder_service::dispatch::acknowledgements(&sent);
             let before = redis_cpu_us(con).await?;
-            store.acknowledge_sent(&acknowledged, 3).await?;
+            store.acknowledge_sent(&acknowledged, 3, 1000).await?;
             ack_us += redis_cpu_us(con).await? - before;
             reminders += sent.len() as u64;
             batches += 1;
@@ -941,6 +960,8 @@ struct Measured {
     distinct: u64,
     early: u64,
     undecodable: u64,
+    /// Broker messages: one per reminder, or one per batch.
+    messages: u64,
     first_us: i64,
     last_us: i64,
     lateness_ms: Histogram<u64>,
@@ -963,6 +984,7 @@ async fn consume(
         distinct: 0,
         early: 0,
         undecodable: 0,
+        messages: 0,
         first_us: 0,
         last_us: 0,
         lateness_ms: Histogram::new_with_bounds(1, 24 * 3_600_000, 3)?,
@@ -1015,33 +1037,45 @@ async fn consume(
             Ok(Some(d)) => d?,
         };
         let at = now_us();
-        m.received += 1;
-        received.store(m.received, Ordering::Relaxed);
+        m.messages += 1;
         if m.first_us == 0 {
             m.first_us = at;
             m.start_ticks = sample(0, 0, service_pid, args.redis_pid, &rabbit);
         }
         m.last_us = at;
-        let Ok(body) = serde_json::from_slice::<Body>(&delivery.data) else {
-            m.undecodable += 1;
-            continue;
+        let reminders = match serde_json::from_slice::<Body>(&delivery.data) {
+            Ok(Body {
+                data: BodyData::Batch { reminders },
+            }) => reminders,
+            Ok(Body {
+                data: BodyData::Single(reminder),
+            }) => vec![reminder],
+            Err(_) => {
+                m.received += 1;
+                m.undecodable += 1;
+                continue;
+            }
         };
-        if seen.insert(body.data.reminder_id.as_u128()) {
-            m.distinct += 1;
+        for reminder in reminders {
+            m.received += 1;
+            if seen.insert(reminder.reminder_id.as_u128()) {
+                m.distinct += 1;
+            }
+            let lateness_us = at - reminder.due_at.timestamp_micros();
+            if lateness_us < 0 {
+                m.early += 1;
+            }
+            m.lateness_ms
+                .saturating_record((lateness_us.max(0) / 1000).max(1).unsigned_abs());
+            if m.received.is_multiple_of(100_000) {
+                eprintln!(
+                    "bench: received {} ({:.1} s after the window started)",
+                    m.received,
+                    (at - window_start_us) as f64 / 1e6
+                );
+            }
         }
-        let lateness_us = at - body.data.due_at.timestamp_micros();
-        if lateness_us < 0 {
-            m.early += 1;
-        }
-        m.lateness_ms
-            .saturating_record((lateness_us.max(0) / 1000).max(1).unsigned_abs());
-        if m.received.is_multiple_of(100_000) {
-            eprintln!(
-                "bench: received {} ({:.1} s after the window started)",
-                m.received,
-                (at - window_start_us) as f64 / 1e6
-            );
-        }
+        received.store(m.received, Ordering::Relaxed);
     }
     m.end_ticks = sample(0, m.received, service_pid, args.redis_pid, &rabbit);
     sampler.abort();
@@ -1106,6 +1140,9 @@ impl Measured {
             1.0
         };
         let cores = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / hz / elapsed;
+        // Where a reminder's CPU time goes, from first to last delivery.
+        let us_each =
+            |a: u64, b: u64| (b.saturating_sub(a)) as f64 / hz * 1e6 / self.distinct.max(1) as f64;
         let h = &self.lateness_ms;
         json!({
             "expected": total,
@@ -1124,6 +1161,13 @@ impl Measured {
                 "p99": h.value_at_quantile(0.99),
                 "max": h.max(),
                 "mean": h.mean(),
+            },
+            "messages": self.messages,
+            "cpu_us_per_reminder": {
+                "redis": us_each(self.start_ticks.redis, self.end_ticks.redis),
+                "service": us_each(self.start_ticks.service, self.end_ticks.service),
+                "broker": us_each(self.start_ticks.rabbit, self.end_ticks.rabbit),
+                "consumer": us_each(self.start_ticks.bench, self.end_ticks.bench),
             },
             "cpu_cores_first_to_last_delivery": {
                 "seconds": elapsed,
@@ -1178,6 +1222,16 @@ fn text_report(r: &serde_json::Value) -> String {
         s,
         "lateness ms: p50 {} p90 {} p99 {} max {} (first delivery {} ms after window start, last {} ms after window end)",
         l["p50"], l["p90"], l["p99"], l["max"], d["first_after_window_start_ms"], d["last_after_window_end_ms"]
+    );
+    let u = &d["cpu_us_per_reminder"];
+    let _ = writeln!(
+        s,
+        "cpu us per reminder: redis {:.1} service {:.1} broker {:.1} consumer {:.1} ({} broker messages)",
+        u["redis"].as_f64().unwrap_or(0.0),
+        u["service"].as_f64().unwrap_or(0.0),
+        u["broker"].as_f64().unwrap_or(0.0),
+        u["consumer"].as_f64().unwrap_or(0.0),
+        d["messages"]
     );
     let c = &d["cpu_cores_first_to_last_delivery"];
     let _ = writeln!(

@@ -17,13 +17,17 @@
 //! reconnecting).
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use hospital_crypto::SealedEnvelope;
-use hospital_events::{CheckinRecorded, Envelope, Event, Publisher, ReminderDue, ReminderMissed};
+use hospital_events::{
+    CheckinRecorded, Envelope, Event, Outgoing, Publisher, ReminderDue, ReminderDueBatch,
+    ReminderMissed,
+};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -31,15 +35,44 @@ use uuid::Uuid;
 use crate::domain::ReminderId;
 use crate::metrics::DispatchMetrics;
 use crate::planner::{event_id, Planner};
-use crate::store::{Miss, Queue, Sent, Store, StoreError};
+use crate::store::{Claim, Miss, Queue, Sent, Store, StoreError};
 
 /// How the dispatcher works.
 #[derive(Debug, Clone, Copy)]
 pub struct DispatchSettings {
+    /// Reminders a claim takes at most.
     pub batch: usize,
     pub lease: Duration,
     pub feed_max_len: usize,
     pub max_idle: Duration,
+    /// How long before their instant reminders are claimed, so that those falling due
+    /// together are ready and go out at the instant rather than over the next second.
+    pub claim_ahead: Duration,
+    /// Which events announce due reminders.
+    pub due_events: DueEvents,
+}
+
+/// How due reminders are announced: `reminder.due_batch.v1` carries up to
+/// [`ReminderDueBatch::MAX_REMINDERS`] reminders that fell due together in one message (the
+/// broker's messages per second, not its bytes, are what limits dispatch); `reminder.due.v1`
+/// one each, for senders that want them so; both while senders move from one to the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DueEvents {
+    #[default]
+    Batch,
+    Single,
+    Both,
+}
+
+impl DueEvents {
+    fn batch(self) -> bool {
+        matches!(self, Self::Batch | Self::Both)
+    }
+
+    fn single(self) -> bool {
+        matches!(self, Self::Single | Self::Both)
+    }
 }
 
 /// Wakes the dispatchers when something falls due sooner than they think: this process's at
@@ -111,9 +144,9 @@ impl Wake {
 }
 
 /// What `Store::acknowledge_sent` takes for these published reminders, per step in claim
-/// order (a step's rows are consecutive): its stem, its occurrence indices, and the grace
-/// periods its sent reminders start (`<reminder id> <end, ms>`; none for one announced as
-/// missed), each space-separated.
+/// order (a step's rows are consecutive): its stem, its occurrence indices, and those
+/// announced as due (`<n> <grace end, ms> <due, s>`; none for one announced as missed), each
+/// space-separated.
 pub fn acknowledgements<'a>(
     published: impl IntoIterator<Item = &'a Sent>,
 ) -> Vec<(String, String, String)> {
@@ -128,7 +161,7 @@ pub fn acknowledgements<'a>(
         {
             acknowledged.push((reminder.stem.clone(), String::new(), String::new()));
         }
-        if let Some((_, indices, grace)) = acknowledged.last_mut() {
+        if let Some((_, indices, announced)) = acknowledged.last_mut() {
             if !indices.is_empty() {
                 indices.push(' ');
             }
@@ -138,16 +171,42 @@ pub fn acknowledgements<'a>(
                     .due
                     .saturating_add(reminder.grace)
                     .saturating_mul(1000);
-                if !grace.is_empty() {
-                    grace.push(' ');
+                if !announced.is_empty() {
+                    announced.push(' ');
                 }
-                grace.push_str(&reminder.reminder_id);
-                grace.push(' ');
-                grace.push_str(&ends_ms.to_string());
+                let _ = write!(announced, "{n} {ends_ms} {}", reminder.due);
             }
         }
     }
     acknowledged
+}
+
+/// One message of a claim's publication and the reminders (indices into the claim) it
+/// carries.
+struct Message {
+    routing_key: &'static str,
+    id: String,
+    payload: Vec<u8>,
+    reminders: Vec<usize>,
+}
+
+impl Message {
+    fn of<T: Event>(id: Uuid, data: T, at: DateTime<Utc>, reminders: Vec<usize>) -> Option<Self> {
+        let mut envelope = Envelope::new(data).with_occurred_at(at);
+        envelope.id = id;
+        match envelope.to_bytes() {
+            Ok(payload) => Some(Self {
+                routing_key: T::ROUTING_KEY,
+                id: id.to_string(),
+                payload,
+                reminders,
+            }),
+            Err(err) => {
+                tracing::error!(error = %err, event_type = T::TYPE, "could not serialize an event");
+                None
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -158,6 +217,9 @@ pub struct Dispatcher {
     settings: DispatchSettings,
     wake: Wake,
     metrics: Arc<DispatchMetrics>,
+    /// Fires on shutdown: a dispatcher holding reminders claimed ahead stops waiting for
+    /// their instant (their lease brings them back).
+    stop: CancellationToken,
 }
 
 fn utc(seconds: i64) -> DateTime<Utc> {
@@ -184,6 +246,7 @@ impl Dispatcher {
             settings,
             wake,
             metrics,
+            stop: CancellationToken::new(),
         }
     }
 
@@ -211,64 +274,75 @@ impl Dispatcher {
         }
     }
 
-    /// Sends what is due at `now_ms`; returns how many reminders it sent.
+    fn claim_ahead_ms(&self) -> i64 {
+        i64::try_from(self.settings.claim_ahead.as_millis()).unwrap_or(0)
+    }
+
+    /// Sends what is due at `now_ms`, and claims ahead what falls due within
+    /// `claim_ahead` to send it at its instant; returns how many reminders it handled.
     pub async fn send_due(&self, now_ms: i64) -> Result<usize, StoreError> {
         let started = std::time::Instant::now();
-        let sent = self
+        let claimed = self
             .store
-            .claim_and_send(
+            .claim_and_send(Claim {
                 now_ms,
-                self.lease_ms(),
-                self.settings.batch,
-                self.settings.feed_max_len,
-            )
+                horizon_ms: now_ms.saturating_add(self.claim_ahead_ms()),
+                lease_ms: self.lease_ms(),
+                batch: self.settings.batch,
+            })
             .await?;
-        if sent.is_empty() {
-            return Ok(0);
+        for (stem, field) in &claimed.parked {
+            tracing::error!(
+                stem,
+                field,
+                "parked a plan step whose stored record cannot be read; its reminders wait until it is repaired"
+            );
         }
-        let claimed = started.elapsed();
-        let published = join_all(sent.iter().map(|reminder| async move {
-            if reminder.missed {
-                let event = ReminderMissed {
-                    reminder_id: uuid(&reminder.reminder_id),
-                    patient_id: uuid(&reminder.patient_id),
-                    step_id: uuid(&reminder.step_id),
-                    due_at: utc(reminder.due),
-                };
-                let id = event_id(ReminderMissed::TYPE, &reminder.reminder_id);
-                return self.publish(id, event, utc(now_ms / 1000)).await;
+        self.metrics.parked(claimed.parked.len());
+        let sent = claimed.sent;
+        if sent.is_empty() {
+            return Ok(claimed.parked.len());
+        }
+        let claim_took = started.elapsed();
+        // Released by due instant: those due (or missed) now at once, those claimed ahead at
+        // their instant. The claim took steps in due order; this orders a batch's reminders
+        // across its steps.
+        let mut order: Vec<usize> = (0..sent.len()).collect();
+        order.sort_by_key(|&i| (!sent[i].missed, sent[i].due));
+        let release_at = |i: usize| {
+            if sent[i].missed {
+                now_ms
+            } else {
+                sent[i].due.saturating_mul(1000).max(now_ms)
             }
-            let Ok(title) = serde_json::from_str::<SealedEnvelope>(&reminder.title) else {
-                tracing::error!(
-                    reminder_id = reminder.reminder_id,
-                    "the step's sealed title is missing; sent to the feed without an event"
-                );
-                return true;
-            };
-            let event = ReminderDue {
-                reminder_id: uuid(&reminder.reminder_id),
-                patient_id: uuid(&reminder.patient_id),
-                step_id: uuid(&reminder.step_id),
-                due_at: utc(reminder.due),
-                title,
-            };
-            self.publish(
-                event_id(ReminderDue::TYPE, &reminder.reminder_id),
-                event,
-                utc(reminder.due),
-            )
-            .await
-        }))
-        .await;
-        let confirmed = started.elapsed();
+        };
+        let mut published = vec![false; sent.len()];
+        let mut rest = order.as_slice();
+        while let Some(&first) = rest.first() {
+            let instant = release_at(first);
+            let split = rest
+                .iter()
+                .position(|&i| release_at(i) != instant)
+                .unwrap_or(rest.len());
+            let (group, later) = rest.split_at(split);
+            rest = later;
+            if !self.wait_until(instant).await {
+                // Shutting down: what is not published yet comes back after its lease.
+                break;
+            }
+            self.publish_group(&sent, group, now_ms, &mut published)
+                .await;
+        }
+        let publish_took = started.elapsed();
         // A step is acknowledged only when every reminder it sent is published; the others
         // stay leased and are published again after the lease.
         let mut failed: HashSet<&str> = HashSet::new();
+        let published_ms = self.planner.clock().now_millis();
         for (reminder, ok) in sent.iter().zip(&published) {
             if *ok && reminder.missed {
                 self.metrics.missed(1);
             } else if *ok {
-                self.metrics.sent(now_ms - reminder.due * 1000);
+                self.metrics.sent(published_ms - reminder.due * 1000);
             } else {
                 failed.insert(&reminder.stem);
             }
@@ -277,17 +351,140 @@ impl Dispatcher {
             acknowledgements(sent.iter().filter(|r| !failed.contains(r.stem.as_str())));
         let more = self
             .store
-            .acknowledge_sent(&acknowledged, self.planner.policy().lookahead)
+            .acknowledge_sent(
+                &acknowledged,
+                self.planner.policy().lookahead,
+                self.settings.feed_max_len,
+            )
             .await?;
         self.planner.top_up(&more).await?;
         tracing::debug!(
             sent = sent.len(),
-            claim_ms = claimed.as_millis(),
-            publish_ms = confirmed.saturating_sub(claimed).as_millis(),
-            acknowledge_ms = started.elapsed().saturating_sub(confirmed).as_millis(),
+            claim_ms = claim_took.as_millis(),
+            publish_ms = publish_took.saturating_sub(claim_took).as_millis(),
+            acknowledge_ms = started.elapsed().saturating_sub(publish_took).as_millis(),
             "dispatched a batch"
         );
         Ok(sent.len())
+    }
+
+    /// Waits until the clock reads `instant_ms`; `false` when the dispatcher is stopping.
+    async fn wait_until(&self, instant_ms: i64) -> bool {
+        let clock = self.planner.clock();
+        let Ok(at) = jiff::Timestamp::from_millisecond(instant_ms) else {
+            return true;
+        };
+        while clock.now_millis() < instant_ms {
+            tokio::select! {
+                () = self.stop.cancelled() => return false,
+                () = clock.sleep_until(at, self.settings.claim_ahead.max(Duration::from_millis(10))) => {}
+            }
+        }
+        true
+    }
+
+    /// Publishes the reminders `group` (indices into `sent`, released together) in as few
+    /// messages as the configured events allow, one round of confirms for all, and marks
+    /// in `published` those whose every message the broker confirmed.
+    async fn publish_group(
+        &self,
+        sent: &[Sent],
+        group: &[usize],
+        now_ms: i64,
+        published: &mut [bool],
+    ) {
+        let mut messages: Vec<Message> = Vec::new();
+        let mut due: Vec<(usize, ReminderDue)> = Vec::new();
+        for &i in group {
+            let reminder = &sent[i];
+            if reminder.missed {
+                let event = ReminderMissed {
+                    reminder_id: uuid(&reminder.reminder_id),
+                    patient_id: uuid(&reminder.patient_id),
+                    step_id: uuid(&reminder.step_id),
+                    due_at: utc(reminder.due),
+                };
+                let id = event_id(ReminderMissed::TYPE, &reminder.reminder_id);
+                messages.extend(Message::of(id, event, utc(now_ms / 1000), vec![i]));
+                continue;
+            }
+            let Ok(title) = serde_json::from_str::<SealedEnvelope>(&reminder.title) else {
+                tracing::error!(
+                    reminder_id = reminder.reminder_id,
+                    "the step's sealed title is missing; sent to the feed without an event"
+                );
+                published[i] = true;
+                continue;
+            };
+            due.push((
+                i,
+                ReminderDue {
+                    reminder_id: uuid(&reminder.reminder_id),
+                    patient_id: uuid(&reminder.patient_id),
+                    step_id: uuid(&reminder.step_id),
+                    due_at: utc(reminder.due),
+                    title,
+                },
+            ));
+        }
+        if self.settings.due_events.single() {
+            for (i, event) in &due {
+                let reminder = &sent[*i];
+                let id = event_id(ReminderDue::TYPE, &reminder.reminder_id);
+                messages.extend(Message::of(id, event.clone(), utc(reminder.due), vec![*i]));
+            }
+        }
+        if self.settings.due_events.batch() {
+            for chunk in due.chunks(ReminderDueBatch::MAX_REMINDERS) {
+                // The id names exactly these reminders: a retry that groups them otherwise
+                // is another message, and senders deduplicate on each reminder's own id.
+                let ids: Vec<&str> = chunk
+                    .iter()
+                    .map(|(i, _)| sent[*i].reminder_id.as_str())
+                    .collect();
+                let id = event_id(ReminderDueBatch::TYPE, &ids.join(","));
+                let at = chunk
+                    .iter()
+                    .map(|(i, _)| sent[*i].due)
+                    .max()
+                    .unwrap_or_default();
+                let batch = ReminderDueBatch {
+                    reminders: chunk.iter().map(|(_, event)| event.clone()).collect(),
+                };
+                messages.extend(Message::of(
+                    id,
+                    batch,
+                    utc(at),
+                    chunk.iter().map(|(i, _)| *i).collect(),
+                ));
+            }
+        }
+        let outgoing: Vec<Outgoing<'_>> = messages
+            .iter()
+            .map(|message| Outgoing {
+                routing_key: message.routing_key,
+                message_id: &message.id,
+                payload: &message.payload,
+            })
+            .collect();
+        let (confirmed, failure) = self.publisher.publish_in_order(&outgoing).await;
+        if let Some(err) = failure {
+            tracing::warn!(error = %err, confirmed, of = messages.len(), "publishing failed; the lease will bring the rest back");
+        }
+        // A reminder is published when every message carrying it is confirmed.
+        let mut missing = vec![0_usize; sent.len()];
+        for message in &messages[confirmed.min(messages.len())..] {
+            for &i in &message.reminders {
+                missing[i] += 1;
+            }
+        }
+        for message in &messages {
+            for &i in &message.reminders {
+                if missing[i] == 0 {
+                    published[i] = true;
+                }
+            }
+        }
     }
 
     /// Ends the grace periods over at `now_ms`: missed reminders, each adding one occurrence.
@@ -414,7 +611,8 @@ impl Dispatcher {
     }
 
     /// Works until `cancel` fires.
-    pub async fn run(self, cancel: CancellationToken) {
+    pub async fn run(mut self, cancel: CancellationToken) {
+        self.stop = cancel.clone();
         let mut failures: u32 = 0;
         while !cancel.is_cancelled() {
             // Registered before looking, so a wake-up between the look and the sleep counts.
@@ -445,8 +643,11 @@ impl Dispatcher {
                 }
             };
             let clock = self.planner.clock();
+            // Woken a little early: the claim takes what falls due within `claim_ahead`.
             let until = earliest
-                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .and_then(|ms| {
+                    jiff::Timestamp::from_millisecond(ms.saturating_sub(self.claim_ahead_ms())).ok()
+                })
                 .unwrap_or(jiff::Timestamp::MAX);
             tokio::select! {
                 () = cancel.cancelled() => break,
@@ -476,7 +677,7 @@ mod tests {
     }
 
     #[test]
-    fn acknowledgements_group_by_step_and_start_grace_only_for_sent_reminders() {
+    fn acknowledgements_group_by_step_and_announce_only_sent_reminders() {
         let rows = [
             sent(1 << 64, 1, true),
             sent(1 << 64, 2, false),
@@ -489,13 +690,14 @@ mod tests {
                 (
                     rows[0].stem.clone(),
                     "1 2".to_owned(),
-                    // The missed one starts no grace period; the sent one ends at due + grace.
-                    format!("{} 1062000", rows[1].reminder_id)
+                    // The missed one starts no grace period nor feed entry; the sent one's
+                    // grace ends at due + grace.
+                    "2 1062000 1002".to_owned()
                 ),
                 (
                     rows[2].stem.clone(),
                     "7".to_owned(),
-                    format!("{} 1067000", rows[2].reminder_id)
+                    "7 1067000 1007".to_owned()
                 ),
             ]
         );

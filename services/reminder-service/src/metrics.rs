@@ -9,6 +9,7 @@ use prometheus_client::registry::Registry;
 pub struct DispatchMetrics {
     sent: Counter,
     missed: Counter,
+    parked: Counter,
     lateness: Histogram,
 }
 
@@ -18,6 +19,7 @@ impl DispatchMetrics {
         let metrics = Self {
             sent: Counter::default(),
             missed: Counter::default(),
+            parked: Counter::default(),
             lateness: Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 300.0]),
         };
         registry.register(
@@ -29,6 +31,11 @@ impl DispatchMetrics {
             "reminders_missed",
             "Reminders whose grace period ended without a check-in",
             metrics.missed.clone(),
+        );
+        registry.register(
+            "reminder_steps_parked",
+            "Plan steps taken out of dispatch because a stored record could not be read",
+            metrics.parked.clone(),
         );
         registry.register(
             "reminder_lateness_seconds",
@@ -47,5 +54,9 @@ impl DispatchMetrics {
 
     pub fn missed(&self, count: usize) {
         self.missed.inc_by(count as u64);
+    }
+
+    pub fn parked(&self, count: usize) {
+        self.parked.inc_by(count as u64);
     }
 }

@@ -91,6 +91,13 @@ pub struct ReminderSettings {
     pub feed_max_len: usize,
     /// `REMINDER__REMINDERS__HEARTBEAT_SECS`: the live feed's keep-alive comment interval.
     pub heartbeat_secs: u64,
+    /// `REMINDER__REMINDERS__CLAIM_AHEAD_MS`: reminders are claimed this long before their
+    /// instant and published at it, so a burst due at 08:00:00 is ready then (0–1000; 0
+    /// claims only what is due).
+    pub claim_ahead_ms: u64,
+    /// `REMINDER__REMINDERS__DUE_EVENTS`: `batch` (default: `reminder.due_batch.v1`, up to
+    /// 200 reminders a message), `single` (`reminder.due.v1`, one each) or `both`.
+    pub due_events: crate::dispatch::DueEvents,
 }
 
 impl Default for ReminderSettings {
@@ -104,6 +111,8 @@ impl Default for ReminderSettings {
             max_idle_secs: 30,
             feed_max_len: 1000,
             heartbeat_secs: 15,
+            claim_ahead_ms: 300,
+            due_events: crate::dispatch::DueEvents::Batch,
         }
     }
 }
@@ -208,6 +217,7 @@ impl Validate for Settings {
         range("MAX_IDLE_SECS", r.max_idle_secs, 1, 3600);
         range("FEED_MAX_LEN", r.feed_max_len as u64, 10, 1_000_000);
         range("HEARTBEAT_SECS", r.heartbeat_secs, 1, 300);
+        range("CLAIM_AHEAD_MS", r.claim_ahead_ms, 0, 1000);
         problems
     }
 }

@@ -260,6 +260,8 @@ impl Application {
                 lease: Duration::from_secs(reminders.lease_secs),
                 feed_max_len: reminders.feed_max_len,
                 max_idle: Duration::from_secs(reminders.max_idle_secs),
+                claim_ahead: Duration::from_millis(reminders.claim_ahead_ms),
+                due_events: reminders.due_events,
             },
             wake.clone(),
             dispatch_metrics,

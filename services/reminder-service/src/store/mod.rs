@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 pub use keys::{Keys, Queue, EVENT_TTL_SECS};
 pub use steps::{
-    sealed_text, CheckInOutcome, CompleteOutcome, Miss, NewChecklistItem, NewOccurrence,
-    NewPlanStep, ReplaceOutcome, Replacement, Sent, TopUp,
+    sealed_text, CheckInOutcome, Claim, Claimed, CompleteOutcome, Miss, NewChecklistItem,
+    NewOccurrence, NewPlanStep, ReplaceOutcome, Replacement, Sent, TopUp,
 };
 
 /// Redis did not answer or refused a command.

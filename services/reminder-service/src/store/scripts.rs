@@ -160,54 +160,85 @@ end
 return members
 ";
 
-/// Claims up to `ARGV[4]` plan steps of `due` whose score is at most `ARGV[2]` (now, ms),
-/// leasing each until `ARGV[2] + ARGV[3]`, and sends their occurrences due by then: each
-/// pending one becomes `s`ent, is appended to its patient's feed (capped near `ARGV[5]`
-/// entries) and is noted in the step's `inflight` until acknowledged; `head` becomes the
-/// first occurrence not due yet, where the acknowledgement puts the step back in `due`.
+/// Claims plan steps of `due` whose score is at most `ARGV[3]` (the horizon, ms: now, or a
+/// little later to claim ahead) in due order, leasing each until `ARGV[3] + ARGV[4]`, and
+/// takes their pending occurrences due by the horizon, at most `ARGV[5]` reminders in all:
+/// each becomes `s`ent and is noted in the step's `inflight` until acknowledged (the
+/// acknowledgement appends it to its patient's feed, so a reminder claimed ahead shows
+/// nowhere before it is published); `head` becomes the first pending occurrence not taken,
+/// where the acknowledgement puts the step back in `due`. A step whose share the batch cut
+/// short goes back at its next pending occurrence, already due, and competes with the
+/// others by due instant again: delivery follows due order up to one batch, and no patient
+/// holds up the others however many reminders they have.
+///
 /// Occurrences an earlier claim sent but did not acknowledge (it crashed, or its publication
-/// failed) are returned again, not appended again, so a feed never holds one twice. A step
-/// with nothing to publish is rescheduled at once. An occurrence whose grace period ended
-/// before it could be sent (the dispatchers were down) is marked missed instead, and
-/// announced as such. Returns per reminder to publish `{kind, stem, id, patient, step id,
-/// due, grace}` (seconds), `kind` `due` or `missed`; the caller reads the sealed titles (`text:` keys) itself,
-/// outside the script, where Redis spends no interpreter time on them.
+/// failed) are returned again. A step with nothing to publish is rescheduled at once. An
+/// occurrence whose grace period ended before it could be sent (`ARGV[2]`, now, ms; the
+/// dispatchers were down) is marked missed instead, and announced as such. A step whose
+/// bookkeeping fields or an occurrence record cannot be read is parked: taken out of `due`,
+/// added to the set `parked` and reported, so one corrupt record neither stops the script
+/// nor holds up the other steps.
+///
+/// Returns per reminder `{kind, stem, id, patient, step id, due, grace}` (seconds), `kind`
+/// `due` or `missed`, and `{'parked', stem, why}` per parked step; the caller reads the
+/// sealed titles (`text:` keys) itself, outside the script, where Redis spends no
+/// interpreter time on them.
 pub fn claim_and_send() -> String {
     with_common(
         r"
-local now_ms, lease, due_key = tonumber(ARGV[2]), tonumber(ARGV[3]), p .. 'due'
-local stems = redis.call('ZRANGEBYSCORE', due_key, '-inf', now_ms, 'LIMIT', 0, tonumber(ARGV[4]))
-local out = {}
-for _, stem in ipairs(stems) do
+local now_ms, horizon, lease, batch = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local due_key = p .. 'due'
+-- One more than the claim may take: its score bounds the last claimed step's share.
+local heads = redis.call('ZRANGEBYSCORE', due_key, '-inf', horizon, 'WITHSCORES', 'LIMIT', 0, batch + 1)
+local out, taken = {}, 0
+local function park(stem, why)
+  redis.call('ZREM', due_key, stem)
+  redis.call('SADD', p .. 'parked', stem)
+  out[#out + 1] = {'parked', stem, why}
+end
+for j = 1, math.min(#heads / 2, batch) do
+  if taken >= batch then break end
+  local stem = heads[2 * j - 1]
+  -- A step takes its occurrences due no later than the next step's first: the claim takes
+  -- reminders in due order across steps, not one step's whole backlog before the others.
+  local bound = tonumber(heads[2 * j + 2] or horizon)
   local sk = p .. 'step:' .. stem
   local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed')
+  local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
+  local unsent, missed = tonumber(f[7] or '0'), tonumber(f[8] or '0')
   if not f[2] then
     redis.call('ZREM', due_key, stem)
+  elseif not (f[1] and n and last and unsent and missed) then
+    park(stem, 'fields')
   else
-    redis.call('ZADD', due_key, 'XX', now_ms + lease, stem)
+    redis.call('ZADD', due_key, 'XX', horizon + lease, stem)
     local patient, step_id = f[1], f[2]
-    local inflight, writes, unsent = {}, {}, tonumber(f[7] or '0')
-    local missed = tonumber(f[8] or '0')
-    for n in string.gmatch(f[6] or '', '%d+') do
-      local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+    local inflight, writes, head, corrupt = {}, {}, nil, nil
+    for k in string.gmatch(f[6] or '', '%d+') do
+      local due, grace, st = parse(redis.call('HGET', sk, 'o' .. k))
       if st == 's' or st == 'm' then
-        inflight[#inflight + 1] = n
-        out[#out + 1] = {st == 's' and 'due' or 'missed', stem, reminder_id(stem, tonumber(n)), patient, step_id, due, grace}
+        inflight[#inflight + 1] = k
+        taken = taken + 1
+        out[#out + 1] = {st == 's' and 'due' or 'missed', stem, reminder_id(stem, tonumber(k)), patient, step_id, due, grace}
       end
     end
-    local n, last, head = tonumber(f[4] or '0'), tonumber(f[5] or '0'), nil
-    while n < last and not head do
+    while n < last and not head and not corrupt do
       -- Three records a read: usually the one due now and the next, not due yet.
       local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
       for i = 1, 3 do
         if n >= last then break end
         local due, grace, st = parse(recs[i])
+        if recs[i] and not st then
+          corrupt = 'o' .. n
+          break
+        end
         if st == 'p' then
           local due_ms = tonumber(due) * 1000
-          if due_ms > now_ms then
+          if due_ms > bound or taken >= batch then
             head = due_ms
             break
           end
+          taken = taken + 1
           unsent = unsent - 1
           local key = 'o' .. n
           if f[3] == 'cancelled' then
@@ -224,13 +255,10 @@ for _, stem in ipairs(stems) do
             inflight[#inflight + 1] = n
             out[#out + 1] = {'missed', stem, reminder_id(stem, n), patient, step_id, due, grace}
           else
-            local id = reminder_id(stem, n)
             writes[#writes + 1] = key
             writes[#writes + 1] = due .. '|' .. grace .. '|s|'
-            redis.call('XADD', p .. 'feed:' .. patient, 'MAXLEN', '~', ARGV[5], '*',
-              'reminder_id', id, 'step_id', step_id, 'due_at', due)
             inflight[#inflight + 1] = n
-            out[#out + 1] = {'due', stem, id, patient, step_id, due, grace}
+            out[#out + 1] = {'due', stem, reminder_id(stem, n), patient, step_id, due, grace}
           end
         end
         n = n + 1
@@ -238,7 +266,14 @@ for _, stem in ipairs(stems) do
     end
     redis.call('HSET', sk, 'first_unsent', n, 'head', head or '', 'inflight',
       table.concat(inflight, ' '), 'unsent', unsent, 'missed', missed, unpack(writes))
-    if #inflight == 0 then place(stem, head) end
+    if corrupt then
+      -- What was taken before the corrupt record is published and acknowledged; the
+      -- step stays out of `due` until someone repairs it.
+      redis.call('HSET', sk, 'head', '')
+      park(stem, corrupt)
+    elseif #inflight == 0 then
+      place(stem, head)
+    end
   end
 end
 return out
@@ -257,36 +292,45 @@ local function needs_more(sk, lookahead)
 end
 ";
 
-/// Acknowledges published reminders: `ARGV[3..]` are triples of a step stem, the
-/// occurrences of it that were published (space-separated), every one its claim sent, and
-/// the grace periods they start (`<reminder id> <end, ms>` pairs, space-separated; none for
-/// a reminder announced as missed). Those reminders wait in `grace` until their grace period
-/// ends (one checked in meanwhile is skipped when its entry comes up) and leave the step's
-/// `inflight`; once nothing of the step is in flight, it goes back into `due` at its `head`.
-/// (Only the acknowledged occurrences leave `inflight`: if this claim's lease ran out and
-/// another dispatcher claimed the step meanwhile, what that one sent stays in flight for
-/// it.) The caller passes what the claim returned, so Redis reads no occurrence here.
-/// Returns the stems of the steps that need more occurrences (`ARGV[2]`: how many unsent to
-/// keep).
+/// Acknowledges published reminders: `ARGV[3]` caps each patient's feed (about that many
+/// entries), and `ARGV[4..]` are triples of a step stem, the occurrences of it that were
+/// published (space-separated), every one its claim sent, and those announced as due
+/// (`<n> <grace end, ms> <due, s>` triples, space-separated; none for a reminder announced
+/// as missed). A reminder announced as due and still in the step's `inflight` is appended to
+/// its patient's feed (so the feed shows it once, after its publication, however often a
+/// claim was retried) and waits in `grace` until its grace period ends (one checked in
+/// meanwhile is skipped when its entry comes up); the published occurrences leave
+/// `inflight`, and once nothing of the step is in flight, it goes back into `due` at its
+/// `head`. (Only the acknowledged occurrences leave `inflight`: if this claim's lease ran
+/// out and another dispatcher claimed the step meanwhile, what that one sent stays in
+/// flight for it.) The caller passes what the claim returned, so Redis reads no occurrence
+/// here. Returns the stems of the steps that need more occurrences (`ARGV[2]`: how many
+/// unsent to keep).
 pub fn acknowledge_sent() -> String {
     with_common(
         r"
-local lookahead = tonumber(ARGV[2])
+local lookahead, feed_max = tonumber(ARGV[2]), ARGV[3]
 local out = {}
-for i = 3, #ARGV, 3 do
-  local stem, acked = ARGV[i], {}
+for i = 4, #ARGV, 3 do
+  local stem, acked, current = ARGV[i], {}, {}
   local sk = p .. 'step:' .. stem
-  local f = redis.call('HMGET', sk, 'status', 'inflight', 'first_unsent', 'next', 'unsent', 'count', 'missed', 'head')
+  local f = redis.call('HMGET', sk, 'status', 'inflight', 'first_unsent', 'next', 'unsent', 'count', 'missed', 'head', 'patient', 'id')
   if f[1] then
     for n in string.gmatch(ARGV[i + 1] or '', '%d+') do
       acked[n] = true
     end
-    for rid, score in string.gmatch(ARGV[i + 2] or '', '(%S+) (%d+)') do
-      redis.call('ZADD', p .. 'grace', score, rid)
-    end
     local left = {}
     for n in string.gmatch(f[2] or '', '%d+') do
+      current[n] = true
       if not acked[n] then left[#left + 1] = n end
+    end
+    for n, ends, due in string.gmatch(ARGV[i + 2] or '', '(%d+) (%d+) (%d+)') do
+      local rid = reminder_id(stem, tonumber(n))
+      redis.call('ZADD', p .. 'grace', ends, rid)
+      if current[n] and f[9] then
+        redis.call('XADD', p .. 'feed:' .. f[9], 'MAXLEN', '~', feed_max, '*',
+          'reminder_id', rid, 'step_id', f[10], 'due_at', due)
+      end
     end
     if #left > 0 then
       redis.call('HSET', sk, 'inflight', table.concat(left, ' '))

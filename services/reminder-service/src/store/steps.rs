@@ -109,6 +109,24 @@ pub struct Sent {
     pub title: String,
 }
 
+/// A dispatcher's claim: what is due by `horizon_ms` (at least `now_ms`; later claims
+/// ahead), at most `batch` reminders, leased until `horizon_ms + lease_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub now_ms: i64,
+    pub horizon_ms: i64,
+    pub lease_ms: i64,
+    pub batch: usize,
+}
+
+/// What a claim took: the reminders to publish, in the order the steps were claimed (a
+/// step's rows consecutive), and the steps it parked as (stem, the unreadable field).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claimed {
+    pub sent: Vec<Sent>,
+    pub parked: Vec<(String, String)>,
+}
+
 /// How a step's sealed title and source are kept (`<prefix>text:<stem>`): the two envelopes'
 /// JSON on two lines, so the dispatcher reads the title without parsing JSON in Redis.
 pub fn sealed_text(title: &SealedEnvelope, source: &SealedEnvelope) -> String {
@@ -251,30 +269,28 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Claims the plan steps due at `now_ms` (up to `batch`), leasing them for `lease_ms`,
-    /// and sends their due reminders to the feeds (once each).
-    pub async fn claim_and_send(
-        &self,
-        now_ms: i64,
-        lease_ms: i64,
-        batch: usize,
-        feed_max_len: usize,
-    ) -> Result<Vec<Sent>, StoreError> {
+    /// Claims the plan steps with reminders due by `claim.horizon_ms` in due order (up to
+    /// `claim.batch` reminders), leasing them, and marks those reminders sent (once each);
+    /// see `scripts::claim_and_send`.
+    pub async fn claim_and_send(&self, claim: Claim) -> Result<Claimed, StoreError> {
         let mut connection = self.connection.clone();
         let reply: Value = self
             .scripts
             .claim_and_send
             .arg(self.keys.prefix())
-            .arg(now_ms)
-            .arg(lease_ms)
-            .arg(batch)
-            .arg(feed_max_len)
+            .arg(claim.now_ms)
+            .arg(claim.horizon_ms.max(claim.now_ms))
+            .arg(claim.lease_ms)
+            .arg(claim.batch)
             .invoke_async(&mut connection)
             .await?;
-        let mut sent = rows(reply)
-            .into_iter()
-            .map(|row| match row.as_slice() {
-                [kind, stem, id, patient, step, due, grace] => Ok(Sent {
+        let mut claimed = Claimed::default();
+        for row in rows(reply) {
+            match row.as_slice() {
+                [kind, stem, why] if kind == "parked" => {
+                    claimed.parked.push((stem.clone(), why.clone()));
+                }
+                [kind, stem, id, patient, step, due, grace] => claimed.sent.push(Sent {
                     missed: kind == "missed",
                     stem: stem.clone(),
                     reminder_id: id.clone(),
@@ -286,11 +302,11 @@ impl Store {
                         .map_err(|_| malformed("claim_and_send grace"))?,
                     title: String::new(),
                 }),
-                _ => Err(malformed("claim_and_send")),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.read_titles(&mut sent).await?;
-        Ok(sent)
+                _ => return Err(malformed("claim_and_send")),
+            }
+        }
+        self.read_titles(&mut claimed.sent).await?;
+        Ok(claimed)
     }
 
     /// Fills in the sealed titles of the reminders to announce as due, one `MGET` for the
@@ -320,14 +336,16 @@ impl Store {
     }
 
     /// Acknowledges published reminders, given per step whose sent reminders were all
-    /// published as (stem, the occurrence indices published, space-separated, the grace
-    /// periods they start as `<reminder id> <end, ms>` pairs, space-separated), which
-    /// `dispatch::acknowledgements` builds; returns the stems of steps that need more
-    /// occurrences.
+    /// published as (stem, the occurrence indices published, space-separated, those
+    /// announced as due as `<n> <grace end, ms> <due, s>` triples, space-separated), which
+    /// `dispatch::acknowledgements` builds: appends those to the feeds (at most about
+    /// `feed_max_len` entries each) and starts their grace periods; returns the stems of
+    /// steps that need more occurrences.
     pub async fn acknowledge_sent(
         &self,
         published: &[(String, String, String)],
         lookahead: u32,
+        feed_max_len: usize,
     ) -> Result<Vec<String>, StoreError> {
         if published.is_empty() {
             return Ok(Vec::new());
@@ -338,6 +356,7 @@ impl Store {
             .acknowledge_sent
             .arg(self.keys.prefix())
             .arg(lookahead)
+            .arg(feed_max_len)
             .arg(published)
             .invoke_async(&mut connection)
             .await?;

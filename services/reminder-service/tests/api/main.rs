@@ -6,6 +6,7 @@
 
 mod access;
 mod auth_service;
+mod dispatch;
 mod events;
 mod helpers;
 mod operations;

@@ -139,7 +139,7 @@ async fn no_clinical_word_reaches_redis_or_the_broker() {
     let messages = eventually(WITHIN, "the due, missed and check-in events", || async {
         let messages = app.published.drain().await;
         let has = |key: &str| messages.iter().any(|(k, _)| k == key);
-        (has("reminder.due.v1") && has("reminder.missed.v1") && has("checkin.recorded.v1"))
+        (has("reminder.due_batch.v1") && has("reminder.missed.v1") && has("checkin.recorded.v1"))
             .then_some(messages)
     })
     .await;

@@ -11,6 +11,7 @@ use hospital_crypto::Keyring;
 use hospital_events::contracts::{step_source_binding, step_title_binding};
 use hospital_events::{
     declare_exchange, declare_queue, Event, EventConsumer, Message, QueueSpec, ReminderDue,
+    ReminderDueBatch,
 };
 use hospital_reminder_service::domain::{OccurrenceRecord, StepStem};
 use hospital_reminder_service::planner::{reminder_id, sortable_instant};
@@ -273,8 +274,8 @@ pub async fn assert_feeds_exactly_once(
     }
 }
 
-/// A queue of the test's own bound to its exchange with `reminder.due.v1`: every
-/// `reminder.due` the services publish.
+/// A queue of the test's own bound to its exchange with `reminder.due.v1` and
+/// `reminder.due_batch.v1`: every due reminder the services publish.
 pub struct ObservedEvents {
     pub queue: String,
     /// Per reminder id, the envelope ids of the events seen so far.
@@ -294,7 +295,10 @@ impl ObservedEvents {
         declare_queue(
             &channel,
             exchange,
-            &QueueSpec::new(queue.clone(), [ReminderDue::ROUTING_KEY]),
+            &QueueSpec::new(
+                queue.clone(),
+                [ReminderDue::ROUTING_KEY, ReminderDueBatch::ROUTING_KEY],
+            ),
         )
         .await
         .unwrap();
@@ -318,11 +322,24 @@ impl ObservedEvents {
             .unwrap()
         {
             let body: serde_json::Value = serde_json::from_slice(&message.delivery.data).unwrap();
-            assert_eq!(body["type"], ReminderDue::TYPE, "{body}");
-            let reminder = body["data"]["reminder_id"].as_str().unwrap().to_owned();
             let id = body["id"].as_str().unwrap().to_owned();
-            self.seen.entry(reminder).or_default().push(id);
-            self.total += 1;
+            if body["type"] == ReminderDueBatch::TYPE {
+                // A batch's id is not a reminder's dedup key (a retry may group reminders
+                // otherwise): consumers deduplicate on each reminder id.
+                for reminder in body["data"]["reminders"].as_array().unwrap() {
+                    let reminder = reminder["reminder_id"].as_str().unwrap().to_owned();
+                    self.seen
+                        .entry(reminder)
+                        .or_default()
+                        .push("batch".to_owned());
+                    self.total += 1;
+                }
+            } else {
+                assert_eq!(body["type"], ReminderDue::TYPE, "{body}");
+                let reminder = body["data"]["reminder_id"].as_str().unwrap().to_owned();
+                self.seen.entry(reminder).or_default().push(id);
+                self.total += 1;
+            }
         }
         let _ = connection.close(200, "done".into()).await;
     }

@@ -1,0 +1,344 @@
+//! Dispatch under load: a backlog goes out in due order whatever the steps' shapes, a corrupt
+//! record is parked without holding up the others, reminders claimed ahead wait for their
+//! instant, and senders that want one event per reminder still get them.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::Utc;
+use hospital_platform::token::Role;
+use hospital_reminder_service::dispatch::{acknowledgements, DueEvents};
+use hospital_reminder_service::domain::{OccurrenceRecord, StepStem};
+use hospital_reminder_service::planner::sortable_instant;
+use hospital_reminder_service::store::{
+    Claim, NewOccurrence, NewPlanStep, ReplaceOutcome, Replacement, Store,
+};
+use hospital_test_support::{eventually, unique_name};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{
+    delete_keys_under, redis, redis_url, spawn_app_with_clock_and, test_settings, WITHIN,
+};
+
+const HOUR: i64 = 3600;
+/// 1 June 2026 00:00 UTC.
+const T0: i64 = 1_780_272_000;
+
+fn store() -> (Store, String) {
+    let prefix = format!("test:{}:", unique_name("dispatch"));
+    (Store::connect(&redis_url(), &prefix).unwrap(), prefix)
+}
+
+/// Stores one plan step for a new patient with occurrences due at `dues` (seconds), each
+/// with a grace period of ten days (so none is missed here); returns the step's stem.
+async fn seed_step(store: &Store, dues: &[i64]) -> String {
+    let patient = Uuid::now_v7();
+    let step_id = Uuid::now_v7();
+    let occurrences = dues
+        .iter()
+        .zip(0..)
+        .map(|(due, n)| NewOccurrence {
+            n,
+            record: OccurrenceRecord::pending(*due, 10 * 24 * HOUR).to_string(),
+            score: due * 1000,
+        })
+        .collect::<Vec<_>>();
+    let stem = StepStem::of(step_id).to_string();
+    let replacement = Replacement {
+        patient: patient.to_string(),
+        note_id: Uuid::now_v7().to_string(),
+        note_created_at: sortable_instant(Utc::now()),
+        extractor: "offline".to_owned(),
+        fallback: "false".to_owned(),
+        timezone: "UTC".to_owned(),
+        now: T0.to_string(),
+        event_ttl: 60,
+        checklist: Vec::new(),
+        plan: vec![NewPlanStep {
+            stem: stem.clone(),
+            id: step_id.to_string(),
+            // Sealed texts are not needed by the claim; the title stays empty.
+            text: "{}\n{}".to_owned(),
+            schedule: r#"{"kind":"interval","every_hours":1}"#.to_owned(),
+            duration: format!(r#"{{"occurrences":{}}}"#, dues.len()),
+            start: dues[0].to_string(),
+            count: dues.len().to_string(),
+            next: u32::try_from(dues.len()).unwrap(),
+            last_due: dues[dues.len() - 1].to_string(),
+            occurrences,
+        }],
+    };
+    let outcome = store
+        .replace_steps(Uuid::now_v7(), patient, &replacement)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ReplaceOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    stem
+}
+
+/// Claims and acknowledges at `now` (ms) until nothing is left, as one dispatcher does:
+/// each claim's reminders ordered by due instant. Returns the claims' due instants.
+async fn drain(store: &Store, now_ms: i64, batch: usize) -> Vec<Vec<i64>> {
+    let mut claims = Vec::new();
+    loop {
+        let claimed = store
+            .claim_and_send(Claim {
+                now_ms,
+                horizon_ms: now_ms,
+                lease_ms: 30_000,
+                batch,
+            })
+            .await
+            .unwrap();
+        assert!(claimed.parked.is_empty(), "{:?}", claimed.parked);
+        if claimed.sent.is_empty() {
+            return claims;
+        }
+        assert!(
+            claimed.sent.len() <= batch,
+            "a claim takes at most its batch"
+        );
+        assert!(claimed.sent.iter().all(|r| !r.missed));
+        let mut dues: Vec<i64> = claimed.sent.iter().map(|r| r.due).collect();
+        dues.sort_unstable();
+        claims.push(dues);
+        store
+            .acknowledge_sent(&acknowledgements(&claimed.sent), 3, 1000)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_backlog_goes_out_in_due_order_and_no_patient_holds_up_the_others() {
+    let (store, prefix) = store();
+    // One patient with two days of hourly reminders, all overdue (the dispatchers were
+    // down); four with a few reminders each, interleaved with theirs; one due last.
+    let hourly: Vec<i64> = (0..48).map(|h| T0 + h * HOUR).collect();
+    seed_step(&store, &hourly).await;
+    let mut expected: Vec<i64> = hourly.clone();
+    for offset in [30 * 60, 90 * 60, 5 * HOUR + 10, 20 * HOUR + 1] {
+        let dues = [T0 + offset, T0 + offset + 24 * HOUR];
+        seed_step(&store, &dues).await;
+        expected.extend(dues);
+    }
+    seed_step(&store, &[T0 + 47 * HOUR + 1]).await;
+    expected.push(T0 + 47 * HOUR + 1);
+    expected.sort_unstable();
+
+    let batch = 5;
+    let claims = drain(&store, (T0 + 48 * HOUR) * 1000, batch).await;
+    let delivered: Vec<i64> = claims.iter().flatten().copied().collect();
+    let mut sorted = delivered.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, expected, "every reminder once, none lost");
+    // Due order, up to one batch: no reminder waits behind more than a batch of reminders
+    // due after it.
+    for (i, due) in delivered.iter().enumerate() {
+        let overtaken_by = delivered[..i].iter().filter(|d| *d > due).count();
+        assert!(
+            overtaken_by <= batch,
+            "the reminder due at +{} s went out after {overtaken_by} due later: {claims:?}",
+            due - T0
+        );
+    }
+    // And the claims were full: the backlog did not trickle out a step at a time.
+    assert!(
+        claims.len() <= expected.len().div_ceil(batch) + 2,
+        "{claims:?}"
+    );
+    delete_keys_under(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_corrupt_record_is_parked_and_the_other_steps_go_out() {
+    let (store, prefix) = store();
+    let broken = seed_step(&store, &[T0, T0 + HOUR]).await;
+    let bad_fields = seed_step(&store, &[T0]).await;
+    let healthy = seed_step(&store, &[T0 + 60, T0 + 3 * HOUR]).await;
+    let mut connection = redis().await;
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{prefix}step:{broken}"))
+        .arg("o1")
+        .arg("garbage")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{prefix}step:{bad_fields}"))
+        .arg("first_unsent")
+        .arg("x")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    let now_ms = (T0 + 2 * HOUR) * 1000;
+    let claimed = store
+        .claim_and_send(Claim {
+            now_ms,
+            horizon_ms: now_ms,
+            lease_ms: 30_000,
+            batch: 100,
+        })
+        .await
+        .unwrap();
+    let parked: HashSet<(String, String)> = claimed.parked.iter().cloned().collect();
+    assert_eq!(
+        parked,
+        HashSet::from([
+            (broken.clone(), "o1".to_owned()),
+            (bad_fields, "fields".to_owned())
+        ])
+    );
+    // The broken step's readable first reminder and the healthy step's go out.
+    let per_step: HashMap<&str, usize> = claimed.sent.iter().fold(HashMap::new(), |mut m, r| {
+        *m.entry(r.stem.as_str()).or_default() += 1;
+        m
+    });
+    assert_eq!(per_step.get(broken.as_str()), Some(&1));
+    assert_eq!(per_step.get(healthy.as_str()), Some(&1));
+    store
+        .acknowledge_sent(&acknowledgements(&claimed.sent), 3, 1000)
+        .await
+        .unwrap();
+    // The healthy step's second reminder still comes; the parked steps stay out of `due`.
+    let rest = drain(&store, (T0 + 4 * HOUR) * 1000, 100).await;
+    assert_eq!(rest, [vec![T0 + 3 * HOUR]]);
+    let parked_set: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(format!("{prefix}parked"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(parked_set.len(), 2);
+    delete_keys_under(&prefix).await;
+}
+
+fn daily_at_eight() -> (&'static str, Value, Value) {
+    (
+        "Take amoxicillin 500 mg",
+        json!({"kind": "fixed_times", "times": ["08:00"]}),
+        json!({"days": 2}),
+    )
+}
+
+/// The routing keys and bodies of the due reminders published so far.
+async fn due_messages(app: &crate::helpers::TestApp) -> Vec<(String, Value)> {
+    app.published
+        .drain()
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("reminder.due"))
+        .map(|(k, body)| (k, serde_json::from_slice(&body).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn reminders_claimed_ahead_go_out_at_their_instant_not_before() {
+    let mut settings = test_settings();
+    settings.reminders.claim_ahead_ms = 1000;
+    let app = spawn_app_with_clock_and(settings).await;
+    let patients = [app.patient("UTC").await, app.patient("UTC").await];
+    for patient in patients {
+        let event = app.steps_event(patient, "2026-06-01T06:00:00Z", &[], &[daily_at_eight()]);
+        app.deliver(&event).await;
+    }
+    // Within the claim-ahead window: claimed, but neither published nor in a feed.
+    app.set_time("2026-06-01T07:59:59.200Z");
+    let claimed = eventually(WITHIN, "the reminders to be claimed ahead", || async {
+        let mut connection = redis().await;
+        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(
+                app.store
+                    .keys()
+                    .queue(hospital_reminder_service::store::Queue::Due),
+            )
+            .arg("-inf")
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        // Leased: their scores moved past 08:00.
+        let leased = due
+            .chunks(2)
+            .filter(|m| m[1].parse::<i64>().unwrap() > 1_780_300_800_000)
+            .count();
+        (leased == 2).then_some(leased)
+    })
+    .await;
+    assert_eq!(claimed, 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        due_messages(&app).await.is_empty(),
+        "nothing published early"
+    );
+    for patient in patients {
+        assert!(
+            app.feed(patient).await.is_empty(),
+            "nothing in a feed early"
+        );
+        let upcoming = app.reminders(patient, Some("upcoming")).await;
+        assert_eq!(
+            upcoming[0]["due_at"], "2026-06-01T08:00:00Z",
+            "still upcoming"
+        );
+    }
+    // At the instant both go out together, in one batch message.
+    app.set_time("2026-06-01T08:00:00Z");
+    let messages = eventually(WITHIN, "the batch at 08:00", || async {
+        let messages = due_messages(&app).await;
+        (!messages.is_empty()).then_some(messages)
+    })
+    .await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].0, "reminder.due_batch.v1");
+    let reminders = messages[0].1["data"]["reminders"].as_array().unwrap();
+    assert_eq!(reminders.len(), 2);
+    assert!(reminders
+        .iter()
+        .all(|r| r["due_at"] == "2026-06-01T08:00:00Z"));
+    for patient in patients {
+        let feed = app.feed(patient).await;
+        assert_eq!(feed.len(), 1, "one feed entry each, after publication");
+        let (_, listed) = app
+            .json_as(
+                &format!("/patients/{patient}/reminders?status=due"),
+                patient,
+                Role::Patient,
+            )
+            .await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    }
+    app.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn senders_that_want_one_event_per_reminder_get_them() {
+    let mut settings = test_settings();
+    settings.reminders.due_events = DueEvents::Single;
+    let app = spawn_app_with_clock_and(settings).await;
+    let patients = [app.patient("UTC").await, app.patient("UTC").await];
+    for patient in patients {
+        let event = app.steps_event(patient, "2026-06-01T06:00:00Z", &[], &[daily_at_eight()]);
+        app.deliver(&event).await;
+    }
+    app.set_time("2026-06-01T08:00:05Z");
+    let messages = eventually(WITHIN, "two reminder.due events", || async {
+        let messages = due_messages(&app).await;
+        (messages.len() >= 2).then_some(messages)
+    })
+    .await;
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let mut seen_patients = HashSet::new();
+    for (key, body) in &messages {
+        assert_eq!(key, "reminder.due.v1");
+        assert_eq!(body["data"]["due_at"], "2026-06-01T08:00:00Z");
+        seen_patients.insert(body["data"]["patient_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen_patients.len(), 2);
+    app.stop_and_clean().await;
+}
