@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
-use hospital_crypto::SealedEnvelope;
 use hospital_events::{
     CheckinRecorded, Envelope, Event, Outgoing, Publisher, ReminderDue, ReminderDueBatch,
     ReminderMissed,
@@ -35,6 +34,7 @@ use uuid::Uuid;
 use crate::domain::ReminderId;
 use crate::metrics::DispatchMetrics;
 use crate::planner::{event_id, Planner};
+use crate::store::steps::parse_envelope;
 use crate::store::{Claim, Miss, Queue, Sent, Store, StoreError};
 
 /// How the dispatcher works.
@@ -408,7 +408,7 @@ impl Dispatcher {
                 messages.extend(Message::of(id, event, utc(now_ms / 1000), vec![i]));
                 continue;
             }
-            let Ok(title) = serde_json::from_str::<SealedEnvelope>(&reminder.title) else {
+            let Some(title) = parse_envelope(&reminder.title) else {
                 tracing::error!(
                     reminder_id = reminder.reminder_id,
                     "the step's sealed title is missing; sent to the feed without an event"

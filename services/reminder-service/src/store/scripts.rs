@@ -92,6 +92,8 @@ for _, field in ipairs({'checklist', 'plan'}) do
   local stems = redis.call('HGET', KEYS[2], field)
   for stem in string.gmatch(stems or '', '%S+') do
     local sk = p .. 'step:' .. stem
+    -- The replaced steps join the history (patients from before kept every step there).
+    if not redis.call('LPOS', KEYS[4], stem) then redis.call('RPUSH', KEYS[4], stem) end
     local status = redis.call('HGET', sk, 'status')
     if status == 'pending' or status == 'active' then
       redis.call('HSET', sk, 'status', 'cancelled', 'cancelled_at', r.now)
@@ -120,7 +122,6 @@ for _, s in ipairs(r.checklist) do
   redis.call('HSET', p .. 'step:' .. s.stem, 'id', s.id, 'patient', r.patient, 'note', r.note_id,
     'kind', 'checklist', 'status', 'pending', 'created_at', r.now)
   redis.call('SET', p .. 'text:' .. s.stem, s.text)
-  redis.call('RPUSH', KEYS[4], s.stem)
   table.insert(checklist, s.stem)
 end
 for _, s in ipairs(r.plan) do
@@ -137,7 +138,6 @@ for _, s in ipairs(r.plan) do
     redis.call('ZADD', KEYS[5], s.occurrences[1].score, s.stem)
   end
   redis.call('SET', p .. 'text:' .. s.stem, s.text)
-  redis.call('RPUSH', KEYS[4], s.stem)
   table.insert(plan, s.stem)
 end
 redis.call('HSET', KEYS[2], 'note_id', r.note_id, 'note_created_at', r.note_created_at,

@@ -33,7 +33,11 @@ fn store() -> (Store, String) {
 /// Stores one plan step for a new patient with occurrences due at `dues` (seconds), each
 /// with a grace period of ten days (so none is missed here); returns the step's stem.
 async fn seed_step(store: &Store, dues: &[i64]) -> String {
-    let patient = Uuid::now_v7();
+    seed_step_of(store, Uuid::now_v7(), dues).await
+}
+
+/// [`seed_step`] for `patient`, replacing the steps they had.
+async fn seed_step_of(store: &Store, patient: Uuid, dues: &[i64]) -> String {
     let step_id = Uuid::now_v7();
     let occurrences = dues
         .iter()
@@ -341,4 +345,36 @@ async fn senders_that_want_one_event_per_reminder_get_them() {
     }
     assert_eq!(seen_patients.len(), 2);
     app.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn a_patients_history_lists_replaced_steps_then_current_ones_once() {
+    let (store, prefix) = store();
+    let patient = Uuid::now_v7();
+    let first = seed_step_of(&store, patient, &[T0]).await;
+    assert_eq!(store.history(patient).await.unwrap(), std::slice::from_ref(&first));
+    let second = seed_step_of(&store, patient, &[T0 + HOUR]).await;
+    let third = seed_step_of(&store, patient, &[T0 + 2 * HOUR]).await;
+    let expected = [first, second, third.clone()];
+    assert_eq!(store.history(patient).await.unwrap(), expected);
+    // Only replaced steps are kept in the list; the current one is read from `steps:`.
+    let mut connection = redis().await;
+    let key = store.keys().history(patient);
+    let listed: Vec<String> = redis::cmd("LRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(listed, expected[..2]);
+    // A patient from before, whose list holds the current step too, reads the same.
+    let _: () = redis::cmd("RPUSH")
+        .arg(&key)
+        .arg(&third)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(store.history(patient).await.unwrap(), expected);
+    delete_keys_under(&prefix).await;
 }
