@@ -37,6 +37,9 @@ use crate::planner::{event_id, Planner};
 use crate::store::steps::parse_envelope;
 use crate::store::{Claim, Miss, Queue, Sent, Store, StoreError};
 
+/// The most claims a dispatcher holds ahead of their instant at once.
+const AHEAD_CLAIMS: usize = 8;
+
 /// How the dispatcher works.
 #[derive(Debug, Clone, Copy)]
 pub struct DispatchSettings {
@@ -145,8 +148,8 @@ impl Wake {
 
 /// What `Store::acknowledge_sent` takes for these published reminders, per step in claim
 /// order (a step's rows are consecutive): its stem, its occurrence indices, and those
-/// announced as due (`<n> <grace end, ms> <due, s>`; none for one announced as missed), each
-/// space-separated.
+/// announced as due (`<n> <grace end, ms> <due, s> <reminder id>`; none for one announced as
+/// missed), each space-separated.
 pub fn acknowledgements<'a>(
     published: impl IntoIterator<Item = &'a Sent>,
 ) -> Vec<(String, String, String)> {
@@ -174,7 +177,11 @@ pub fn acknowledgements<'a>(
                 if !announced.is_empty() {
                     announced.push(' ');
                 }
-                let _ = write!(announced, "{n} {ends_ms} {}", reminder.due);
+                let _ = write!(
+                    announced,
+                    "{n} {ends_ms} {} {}",
+                    reminder.due, reminder.reminder_id
+                );
             }
         }
     }
@@ -282,26 +289,41 @@ impl Dispatcher {
     /// `claim_ahead` to send it at its instant; returns how many reminders it handled.
     pub async fn send_due(&self, now_ms: i64) -> Result<usize, StoreError> {
         let started = std::time::Instant::now();
-        let claimed = self
-            .store
-            .claim_and_send(Claim {
-                now_ms,
-                horizon_ms: now_ms.saturating_add(self.claim_ahead_ms()),
-                lease_ms: self.lease_ms(),
-                batch: self.settings.batch,
-            })
-            .await?;
-        for (stem, field) in &claimed.parked {
-            tracing::error!(
-                stem,
-                field,
-                "parked a plan step whose stored record cannot be read; its reminders wait until it is repaired"
-            );
+        let mut sent: Vec<Sent> = Vec::new();
+        let mut parked = 0;
+        // While every reminder claimed is still ahead of its instant, claim more (up to
+        // AHEAD_CLAIMS batches): a burst due at one instant is then ready when it comes.
+        for _ in 0..AHEAD_CLAIMS {
+            let claimed = self
+                .store
+                .claim_and_send(Claim {
+                    now_ms,
+                    horizon_ms: now_ms.saturating_add(self.claim_ahead_ms()),
+                    lease_ms: self.lease_ms(),
+                    batch: self.settings.batch,
+                })
+                .await?;
+            for (stem, field) in &claimed.parked {
+                tracing::error!(
+                    stem,
+                    field,
+                    "parked a plan step whose stored record cannot be read; its reminders wait until it is repaired"
+                );
+            }
+            self.metrics.parked(claimed.parked.len());
+            parked += claimed.parked.len();
+            let full = claimed.sent.len() >= self.settings.batch;
+            let all_ahead = claimed
+                .sent
+                .iter()
+                .all(|r| !r.missed && r.due.saturating_mul(1000) > now_ms);
+            sent.extend(claimed.sent);
+            if !(full && all_ahead) {
+                break;
+            }
         }
-        self.metrics.parked(claimed.parked.len());
-        let sent = claimed.sent;
         if sent.is_empty() {
-            return Ok(claimed.parked.len());
+            return Ok(parked);
         }
         let claim_took = started.elapsed();
         // Released by due instant: those due (or missed) now at once, those claimed ahead at
@@ -692,12 +714,12 @@ mod tests {
                     "1 2".to_owned(),
                     // The missed one starts no grace period nor feed entry; the sent one's
                     // grace ends at due + grace.
-                    "2 1062000 1002".to_owned()
+                    format!("2 1062000 1002 {}", rows[1].reminder_id)
                 ),
                 (
                     rows[2].stem.clone(),
                     "7".to_owned(),
-                    "7 1067000 1007".to_owned()
+                    format!("7 1067000 1007 {}", rows[2].reminder_id)
                 ),
             ]
         );

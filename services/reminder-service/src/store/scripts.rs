@@ -4,14 +4,10 @@
 //! Common arguments: `ARGV[1]` is the key prefix (keys are built in the script from it and
 //! from ids, so the service needs one Redis, not a cluster).
 
-/// Lua shared by the scripts: a reminder id from a step stem and an occurrence index, and
-/// the parts of an occurrence record.
+/// Lua shared by the scripts: a reminder id's step stem and occurrence index, and the parts
+/// of an occurrence record.
 const COMMON: &str = r"
 local p = ARGV[1]
-local function reminder_id(stem, n)
-  local s = stem .. string.format('%08x', n)
-  return s:sub(1, 8) .. '-' .. s:sub(9, 12) .. '-' .. s:sub(13, 16) .. '-' .. s:sub(17, 20) .. '-' .. s:sub(21, 32)
-end
 local function locate(rid)
   local hex = string.gsub(rid, '-', '')
   return string.sub(hex, 1, 24), tonumber(string.sub(hex, 25, 32), 16)
@@ -179,8 +175,9 @@ return members
 /// added to the set `parked` and reported, so one corrupt record neither stops the script
 /// nor holds up the other steps.
 ///
-/// Returns per reminder `{kind, stem, id, patient, step id, due, grace}` (seconds), `kind`
-/// `due` or `missed`, and `{'parked', stem, why}` per parked step; the caller reads the
+/// Returns per reminder `{kind, stem, n, patient, step id, due, grace}` (seconds), `kind`
+/// `due` or `missed` (the caller makes the reminder id from the step id and `n`: Lua's
+/// string formatting costs Redis more than the rest of the claim), and `{'parked', stem, why}` per parked step; the caller reads the
 /// sealed titles (`text:` keys) itself, outside the script, where Redis spends no
 /// interpreter time on them.
 pub fn claim_and_send() -> String {
@@ -219,7 +216,7 @@ for j = 1, math.min(#heads / 2, batch) do
       if st == 's' or st == 'm' then
         inflight[#inflight + 1] = k
         taken = taken + 1
-        out[#out + 1] = {st == 's' and 'due' or 'missed', stem, reminder_id(stem, tonumber(k)), patient, step_id, due, grace}
+        out[#out + 1] = {st == 's' and 'due' or 'missed', stem, k, patient, step_id, due, grace}
       end
     end
     while n < last and not head and not corrupt do
@@ -253,12 +250,12 @@ for j = 1, math.min(#heads / 2, batch) do
             writes[#writes + 1] = key
             writes[#writes + 1] = due .. '|' .. grace .. '|m|'
             inflight[#inflight + 1] = n
-            out[#out + 1] = {'missed', stem, reminder_id(stem, n), patient, step_id, due, grace}
+            out[#out + 1] = {'missed', stem, n, patient, step_id, due, grace}
           else
             writes[#writes + 1] = key
             writes[#writes + 1] = due .. '|' .. grace .. '|s|'
             inflight[#inflight + 1] = n
-            out[#out + 1] = {'due', stem, reminder_id(stem, n), patient, step_id, due, grace}
+            out[#out + 1] = {'due', stem, n, patient, step_id, due, grace}
           end
         end
         n = n + 1
@@ -295,8 +292,8 @@ end
 /// Acknowledges published reminders: `ARGV[3]` caps each patient's feed (about that many
 /// entries), and `ARGV[4..]` are triples of a step stem, the occurrences of it that were
 /// published (space-separated), every one its claim sent, and those announced as due
-/// (`<n> <grace end, ms> <due, s>` triples, space-separated; none for a reminder announced
-/// as missed). A reminder announced as due and still in the step's `inflight` is appended to
+/// (`<n> <grace end, ms> <due, s> <reminder id>`, space-separated; none for a reminder
+/// announced as missed). A reminder announced as due and still in the step's `inflight` is appended to
 /// its patient's feed (so the feed shows it once, after its publication, however often a
 /// claim was retried) and waits in `grace` until its grace period ends (one checked in
 /// meanwhile is skipped when its entry comes up); the published occurrences leave
@@ -324,8 +321,7 @@ for i = 4, #ARGV, 3 do
       current[n] = true
       if not acked[n] then left[#left + 1] = n end
     end
-    for n, ends, due in string.gmatch(ARGV[i + 2] or '', '(%d+) (%d+) (%d+)') do
-      local rid = reminder_id(stem, tonumber(n))
+    for n, ends, due, rid in string.gmatch(ARGV[i + 2] or '', '(%d+) (%d+) (%d+) (%S+)') do
       redis.call('ZADD', p .. 'grace', ends, rid)
       if current[n] and f[9] then
         redis.call('XADD', p .. 'feed:' .. f[9], 'MAXLEN', '~', feed_max, '*',

@@ -245,6 +245,12 @@ fn rows(value: Value) -> Vec<Vec<String>> {
     }
 }
 
+/// The id of occurrence `n` (as the script wrote it) of step `step_id`.
+fn reminder_id(step_id: &str, n: &str) -> Option<String> {
+    let step_id = Uuid::parse_str(step_id).ok()?;
+    Some(ReminderId::new(step_id, n.parse().ok()?).to_string())
+}
+
 fn malformed(what: &str) -> StoreError {
     StoreError(redis::RedisError::from((
         redis::ErrorKind::UnexpectedReturnType,
@@ -329,10 +335,11 @@ impl Store {
                 [kind, stem, why] if kind == "parked" => {
                     claimed.parked.push((stem.clone(), why.clone()));
                 }
-                [kind, stem, id, patient, step, due, grace] => claimed.sent.push(Sent {
+                [kind, stem, n, patient, step, due, grace] => claimed.sent.push(Sent {
                     missed: kind == "missed",
                     stem: stem.clone(),
-                    reminder_id: id.clone(),
+                    reminder_id: reminder_id(step, n)
+                        .ok_or_else(|| malformed("claim_and_send reminder"))?,
                     patient_id: patient.clone(),
                     step_id: step.clone(),
                     due: due.parse().map_err(|_| malformed("claim_and_send due"))?,

@@ -244,6 +244,9 @@ async fn due_messages(app: &crate::helpers::TestApp) -> Vec<(String, Value)> {
 async fn reminders_claimed_ahead_go_out_at_their_instant_not_before() {
     let mut settings = test_settings();
     settings.reminders.claim_ahead_ms = 1000;
+    // One reminder a claim: the dispatcher claims again while all it holds is ahead.
+    settings.reminders.batch = 1;
+    settings.reminders.dispatchers = 1;
     let app = spawn_app_with_clock_and(settings).await;
     let patients = [app.patient("UTC").await, app.patient("UTC").await];
     for patient in patients {
@@ -352,7 +355,10 @@ async fn a_patients_history_lists_replaced_steps_then_current_ones_once() {
     let (store, prefix) = store();
     let patient = Uuid::now_v7();
     let first = seed_step_of(&store, patient, &[T0]).await;
-    assert_eq!(store.history(patient).await.unwrap(), std::slice::from_ref(&first));
+    assert_eq!(
+        store.history(patient).await.unwrap(),
+        std::slice::from_ref(&first)
+    );
     let second = seed_step_of(&store, patient, &[T0 + HOUR]).await;
     let third = seed_step_of(&store, patient, &[T0 + 2 * HOUR]).await;
     let expected = [first, second, third.clone()];
