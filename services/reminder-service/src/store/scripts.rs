@@ -57,8 +57,9 @@ fn with_common(body: &str) -> String {
 
 /// `steps.extracted`: replaces the patient's steps with the note's, unless a newer note's are
 /// stored. KEYS: event, steps, user, history, due. `ARGV[2]`: the JSON of
-/// `store::plan::Replacement`. Returns `{1, cancelled}` applied, `{0}` duplicate event,
-/// `{2}` an older (or the same) note, `{3, zone}` the time zone changed since the caller
+/// `store::plan::Replacement`. Returns `{1, cancelled}` applied, `{0}` a duplicate of an
+/// event answered `{2}` before, `{2}` an older (or the same) note (its event id is
+/// remembered for a week), `{3, zone}` the time zone changed since the caller
 /// read it (compute again), `{5}` a step id already used.
 pub fn replace_steps() -> String {
     with_common(
@@ -81,7 +82,8 @@ for _, list in ipairs({r.checklist, r.plan}) do
     if redis.call('EXISTS', p .. 'step:' .. s.stem) == 1 then return {5} end
   end
 end
-redis.call('SET', KEYS[1], '1', 'EX', r.event_ttl)
+-- No event key when applied: the note id stored in `steps:` answers a redelivery (above),
+-- and a key per patient would cost every pending reminder bytes for a week.
 
 local cancelled = 0
 for _, field in ipairs({'checklist', 'plan'}) do
@@ -137,8 +139,15 @@ for _, s in ipairs(r.plan) do
   table.insert(plan, s.stem)
 end
 redis.call('HSET', KEYS[2], 'note_id', r.note_id, 'note_created_at', r.note_created_at,
-  'extractor', r.extractor, 'fallback', r.fallback, 'checklist', table.concat(checklist, ' '),
-  'plan', table.concat(plan, ' '), 'updated_at', r.now)
+  'extractor', r.extractor, 'fallback', r.fallback, 'updated_at', r.now)
+-- An empty list is no field: most notes have no checklist, and every field costs bytes.
+for _, list in ipairs({{'checklist', checklist}, {'plan', plan}}) do
+  if #list[2] > 0 then
+    redis.call('HSET', KEYS[2], list[1], table.concat(list[2], ' '))
+  else
+    redis.call('HDEL', KEYS[2], list[1])
+  end
+end
 return {1, cancelled}
 ",
     )

@@ -1,6 +1,8 @@
-//! Dispatch under load: a backlog goes out in due order whatever the steps' shapes, a corrupt
-//! record is parked without holding up the others, reminders claimed ahead wait for their
-//! instant, and senders that want one event per reminder still get them.
+//! Dispatch under load and the compact Redis layout: a backlog goes out in due order
+//! whatever the steps' shapes, a corrupt record is parked without holding up the others,
+//! reminders claimed ahead wait for their instant, senders that want one event per reminder
+//! still get them; a patient's history and a redelivered note read as before without the
+//! keys that cost every pending reminder bytes.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -38,6 +40,20 @@ async fn seed_step(store: &Store, dues: &[i64]) -> String {
 
 /// [`seed_step`] for `patient`, replacing the steps they had.
 async fn seed_step_of(store: &Store, patient: Uuid, dues: &[i64]) -> String {
+    let (stem, replacement) = one_step(patient, dues);
+    let outcome = store
+        .replace_steps(Uuid::now_v7(), patient, &replacement)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ReplaceOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    stem
+}
+
+/// A note's steps for `patient`: one plan step due at `dues`; and its stem.
+fn one_step(patient: Uuid, dues: &[i64]) -> (String, Replacement) {
     let step_id = Uuid::now_v7();
     let occurrences = dues
         .iter()
@@ -73,15 +89,7 @@ async fn seed_step_of(store: &Store, patient: Uuid, dues: &[i64]) -> String {
             occurrences,
         }],
     };
-    let outcome = store
-        .replace_steps(Uuid::now_v7(), patient, &replacement)
-        .await
-        .unwrap();
-    assert!(
-        matches!(outcome, ReplaceOutcome::Applied { .. }),
-        "{outcome:?}"
-    );
-    stem
+    (stem, replacement)
 }
 
 /// Claims and acknowledges at `now` (ms) until nothing is left, as one dispatcher does:
@@ -382,5 +390,45 @@ async fn a_patients_history_lists_replaced_steps_then_current_ones_once() {
         .await
         .unwrap();
     assert_eq!(store.history(patient).await.unwrap(), expected);
+    delete_keys_under(&prefix).await;
+}
+
+#[tokio::test]
+async fn applied_steps_keep_no_event_key_and_a_redelivery_still_changes_nothing() {
+    let (store, prefix) = store();
+    let patient = Uuid::now_v7();
+    let (_, replacement) = one_step(patient, &[T0]);
+    let event = Uuid::now_v7();
+    let applied = store
+        .replace_steps(event, patient, &replacement)
+        .await
+        .unwrap();
+    assert!(
+        matches!(applied, ReplaceOutcome::Applied { .. }),
+        "{applied:?}"
+    );
+    assert!(
+        !store.event_applied(event).await.unwrap(),
+        "no key for an applied note"
+    );
+    let before = crate::helpers::dump_under(&prefix).await;
+    // Redelivered: the stored note id answers it, and from then on its id does.
+    let again = store
+        .replace_steps(event, patient, &replacement)
+        .await
+        .unwrap();
+    assert_eq!(again, ReplaceOutcome::Stale);
+    assert!(store.event_applied(event).await.unwrap());
+    let third = store
+        .replace_steps(event, patient, &replacement)
+        .await
+        .unwrap();
+    assert_eq!(third, ReplaceOutcome::Duplicate);
+    let after: Vec<_> = crate::helpers::dump_under(&prefix)
+        .await
+        .into_iter()
+        .filter(|(k, _)| !k.contains(":event:"))
+        .collect();
+    assert_eq!(after, before, "nothing else changed");
     delete_keys_under(&prefix).await;
 }
