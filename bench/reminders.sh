@@ -12,6 +12,11 @@
 #      prints a table and writes JSON to bench/results/reminders-latest.json;
 #   4. stops everything it started and deletes its queues and exchange (trap on EXIT).
 #
+# `bench/run.sh reminders --compare`: then, with our Redis stopped, bench/bullmq.sh runs
+# BullMQ at the same job twice (BENCH_BULLMQ_PATTERN bunched and spread, same knobs), and
+# bench/bullmq/compare.mjs prints the three side by side with the ratios ours / BullMQ
+# and writes bench/results/reminders-compare.json (needs node 20 and, once, npm).
+#
 # Knobs (environment):
 #   BENCH_REMINDER_PATIENTS=100000  patients, one plan step each
 #   BENCH_REMINDER_PER_PATIENT=10   reminders per patient (all materialised)
@@ -28,6 +33,17 @@
 #   BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f
 # REMINDER__REMINDERS__* variables (BATCH, DISPATCHERS, LEASE_SECS, ...) reach the service.
 set -euo pipefail
+
+COMPARE=0
+for arg in "$@"; do
+  case $arg in
+    --compare) COMPARE=1 ;;
+    *)
+      printf 'bench: error: unknown argument %s (expected nothing or --compare)\n' "$arg" >&2
+      exit 2
+      ;;
+  esac
+done
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -66,6 +82,12 @@ bounded BENCH_REMINDER_CONCURRENCY "$CONCURRENCY" 1 4096
 bounded BENCH_REMINDER_AOF "$AOF" 0 1
 bounded BENCH_REMINDER_DEADLINE "$DEADLINE" 1 3600
 bounded BENCH_REMINDER_SCRIPTS_ONLY "$SCRIPTS_ONLY" 0 1
+if ((COMPARE && SCRIPTS_ONLY)); then
+  die "--compare needs the full run (BENCH_REMINDER_SCRIPTS_ONLY=0)"
+fi
+if ((COMPARE)); then
+  command -v node >/dev/null || die "--compare needs node (20 or later) for BullMQ"
+fi
 for tool in redis-server redis-cli; do
   command -v "$tool" >/dev/null || die "$tool is needed"
 done
@@ -144,4 +166,26 @@ if [[ $SCRIPTS_ONLY == 1 ]]; then scripts=yes; suffix=scripts; fi
   --patients "$PATIENTS" --per-patient "$PER_PATIENT" --window "$WINDOW" --lead "$LEAD" \
   --concurrency "$CONCURRENCY" --deadline "$DEADLINE" --scripts-only "$scripts" --clk-tck "$(getconf CLK_TCK 2>/dev/null || echo 100)"
 cp "$RESULTS_DIR/reminders-$suffix.json" "$RESULTS_DIR/reminders-latest.json"
+
+if ((COMPARE)); then
+  # Our redis-server stops first, so that BullMQ has the machine to itself as we had.
+  kill -TERM "$REDIS_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$REDIS_PID" 2>/dev/null || true
+  wait "$REDIS_PID" 2>/dev/null || true
+  REDIS_PID=""
+  bullmq_suffix=""
+  [[ $AOF == 1 ]] || bullmq_suffix="-noaof"
+  for pattern in bunched spread; do
+    log "BullMQ, $pattern due instants, the same ${PATIENTS} x ${PER_PATIENT} over ${WINDOW} s"
+    BENCH_REMINDER_PATIENTS=$PATIENTS BENCH_REMINDER_PER_PATIENT=$PER_PATIENT \
+      BENCH_REMINDER_WINDOW=$WINDOW BENCH_REMINDER_LEAD=$LEAD \
+      BENCH_REMINDER_DEADLINE=$DEADLINE BENCH_REMINDER_AOF=$AOF \
+      BENCH_BULLMQ_PATTERN=$pattern "$HERE/bullmq.sh" ||
+      die "bench/bullmq.sh failed ($pattern)"
+  done
+  node "$HERE/bullmq/compare.mjs" "$RESULTS_DIR/reminders-$suffix.json" \
+    "$RESULTS_DIR/bullmq-bunched$bullmq_suffix.json" "$RESULTS_DIR/bullmq-spread$bullmq_suffix.json" \
+    "$RESULTS_DIR/reminders-compare.json" || die "comparing the reports failed"
+fi
 FAILED=0
