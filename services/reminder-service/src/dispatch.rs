@@ -34,7 +34,6 @@ use uuid::Uuid;
 use crate::domain::ReminderId;
 use crate::metrics::DispatchMetrics;
 use crate::planner::{event_id, Planner};
-use crate::store::steps::parse_envelope;
 use crate::store::{Claim, Miss, Queue, Sent, Store, StoreError};
 
 /// The most claims a dispatcher holds ahead of their instant at once.
@@ -430,7 +429,7 @@ impl Dispatcher {
                 messages.extend(Message::of(id, event, utc(now_ms / 1000), vec![i]));
                 continue;
             }
-            let Some(title) = parse_envelope(&reminder.title) else {
+            let Some(title) = reminder.title.clone() else {
                 tracing::error!(
                     reminder_id = reminder.reminder_id,
                     "the step's sealed title is missing; sent to the feed without an event"
@@ -694,7 +693,7 @@ mod tests {
             step_id: step_id.to_string(),
             due: 1_000 + i64::from(n),
             grace: 60,
-            title: String::new(),
+            title: None,
         }
     }
 

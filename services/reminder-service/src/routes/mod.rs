@@ -219,7 +219,7 @@ pub struct StepText {
 /// Opens the sealed `{"title", "source"}` of step `step_id` of `patient_id`.
 pub fn open_text(
     keyring: &Keyring,
-    sealed: Option<&str>,
+    sealed: Option<&[u8]>,
     step_id: Uuid,
     patient_id: Uuid,
 ) -> Result<StepText, ApiError> {

@@ -57,10 +57,11 @@ fn with_common(body: &str) -> String {
 
 /// `steps.extracted`: replaces the patient's steps with the note's, unless a newer note's are
 /// stored. KEYS: event, steps, user, history, due. `ARGV[2]`: the JSON of
-/// `store::plan::Replacement`. Returns `{1, cancelled}` applied, `{0}` a duplicate of an
-/// event answered `{2}` before, `{2}` an older (or the same) note (its event id is
-/// remembered for a week), `{3, zone}` the time zone changed since the caller
-/// read it (compute again), `{5}` a step id already used.
+/// `store::plan::Replacement`, then each step's sealed text (bytes), checklist first.
+/// Returns `{1, cancelled}` applied, `{0}` a duplicate of an event answered `{2}` before,
+/// `{2}` an older (or the same) note (its event id is remembered for a week), `{3, zone}`
+/// the time zone changed since the caller read it (compute again), `{5}` a step id already
+/// used.
 pub fn replace_steps() -> String {
     with_common(
         r"
@@ -116,13 +117,17 @@ for _, field in ipairs({'checklist', 'plan'}) do
 end
 
 local checklist, plan = {}, {}
+-- The texts follow the JSON, one argument each, checklist first.
+local text = 2
 for _, s in ipairs(r.checklist) do
+  text = text + 1
   redis.call('HSET', p .. 'step:' .. s.stem, 'id', s.id, 'patient', r.patient, 'note', r.note_id,
     'kind', 'checklist', 'status', 'pending', 'created_at', r.now)
-  redis.call('SET', p .. 'text:' .. s.stem, s.text)
+  redis.call('SET', p .. 'text:' .. s.stem, ARGV[text])
   table.insert(checklist, s.stem)
 end
 for _, s in ipairs(r.plan) do
+  text = text + 1
   local sk = p .. 'step:' .. s.stem
   redis.call('HSET', sk, 'id', s.id, 'patient', r.patient, 'note', r.note_id, 'kind', 'plan',
     'status', 'active', 'created_at', r.now, 'schedule', s.schedule, 'duration', s.duration,
@@ -135,7 +140,7 @@ for _, s in ipairs(r.plan) do
   if s.occurrences[1] then
     redis.call('ZADD', KEYS[5], s.occurrences[1].score, s.stem)
   end
-  redis.call('SET', p .. 'text:' .. s.stem, s.text)
+  redis.call('SET', p .. 'text:' .. s.stem, ARGV[text])
   table.insert(plan, s.stem)
 end
 redis.call('HSET', KEYS[2], 'note_id', r.note_id, 'note_created_at', r.note_created_at,

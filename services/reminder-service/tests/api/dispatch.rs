@@ -79,7 +79,7 @@ fn one_step(patient: Uuid, dues: &[i64]) -> (String, Replacement) {
             stem: stem.clone(),
             id: step_id.to_string(),
             // Sealed texts are not needed by the claim; the title stays empty.
-            text: "{}\n{}".to_owned(),
+            text: b"{}\n{}".to_vec(),
             schedule: r#"{"kind":"interval","every_hours":1}"#.to_owned(),
             duration: format!(r#"{{"occurrences":{}}}"#, dues.len()),
             start: dues[0].to_string(),

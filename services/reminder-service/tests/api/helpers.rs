@@ -672,7 +672,9 @@ pub async fn dump_under(prefix: &str) -> Vec<(String, String)> {
             .await
             .unwrap();
         let value = match kind.as_str() {
-            "string" => connection.get::<_, String>(&key).await.unwrap(),
+            // Texts are bytes (`store::sealed_text`): shown lossily.
+            "string" => String::from_utf8_lossy(&connection.get::<_, Vec<u8>>(&key).await.unwrap())
+                .into_owned(),
             "hash" => format!(
                 "{:?}",
                 connection

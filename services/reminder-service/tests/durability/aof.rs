@@ -29,11 +29,13 @@ async fn snapshot(url: &str, prefix: &str) -> BTreeMap<String, String> {
             .unwrap();
         let content = match kind.as_str() {
             "string" => {
-                let value: String = redis::cmd("GET")
+                // Texts are bytes (`store::sealed_text`): compared as hex.
+                let value: Vec<u8> = redis::cmd("GET")
                     .arg(&key)
                     .query_async(&mut connection)
                     .await
                     .unwrap();
+                let value = format!("{value:02x?}");
                 // The instant it expires is what the AOF keeps; the time left moves.
                 let ttl: i64 = redis::cmd("PTTL")
                     .arg(&key)
