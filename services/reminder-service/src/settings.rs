@@ -111,7 +111,9 @@ impl Default for ReminderSettings {
             max_idle_secs: 30,
             feed_max_len: 1000,
             heartbeat_secs: 15,
-            claim_ahead_ms: 300,
+            // Long enough to claim a burst of 10,000 (about 30 µs of Redis each) before it
+            // falls due.
+            claim_ahead_ms: 700,
             due_events: crate::dispatch::DueEvents::Batch,
         }
     }
