@@ -38,6 +38,29 @@ local function place(stem, score)
     redis.call('ZREM', p .. 'due', stem)
   end
 end
+-- Scores and members to write to the sorted set `key` in a few calls rather than one each
+-- (a call's overhead costs Redis more than the write): `add` the step or reminder at a
+-- score, `drop` it; `flush` writes them, a few hundred a call (Lua's stack bounds `unpack`).
+local function batch_writes(key)
+  local adds, drops = {}, {}
+  local w = {}
+  function w.add(score, member)
+    adds[#adds + 1] = score
+    adds[#adds + 1] = member
+  end
+  function w.drop(member)
+    drops[#drops + 1] = member
+  end
+  function w.flush()
+    for i = 1, #adds, 1000 do
+      redis.call('ZADD', key, unpack(adds, i, math.min(i + 999, #adds)))
+    end
+    for i = 1, #drops, 500 do
+      redis.call('ZREM', key, unpack(drops, i, math.min(i + 499, #drops)))
+    end
+  end
+  return w
+end
 -- Finds plan step `stem`'s first unsent occurrence again (`first_unsent`, and its instant in
 -- ms as `head`, empty when it has none) and puts the step in `due` at it, or takes it out.
 -- A step with reminders sent but not acknowledged is left where it is: the dispatcher
@@ -202,6 +225,7 @@ local due_key = p .. 'due'
 -- One more than the claim may take: its score bounds the last claimed step's share.
 local heads = redis.call('ZRANGEBYSCORE', due_key, '-inf', horizon, 'WITHSCORES', 'LIMIT', 0, batch + 1)
 local out, taken = {}, 0
+local due_writes = batch_writes(due_key)
 local function park(stem, why)
   redis.call('ZREM', due_key, stem)
   redis.call('SADD', p .. 'parked', stem)
@@ -218,11 +242,10 @@ for j = 1, math.min(#heads / 2, batch) do
   local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
   local unsent, missed = tonumber(f[7] or '0'), tonumber(f[8] or '0')
   if not f[2] then
-    redis.call('ZREM', due_key, stem)
+    due_writes.drop(stem)
   elseif not (f[1] and n and last and unsent and missed) then
     park(stem, 'fields')
   else
-    redis.call('ZADD', due_key, 'XX', horizon + lease, stem)
     local patient, step_id = f[1], f[2]
     local inflight, writes, head, corrupt = {}, {}, nil, nil
     for k in string.gmatch(f[6] or '', '%d+') do
@@ -282,11 +305,17 @@ for j = 1, math.min(#heads / 2, batch) do
       -- step stays out of `due` until someone repairs it.
       redis.call('HSET', sk, 'head', '')
       park(stem, corrupt)
-    elseif #inflight == 0 then
-      place(stem, head)
+    elseif #inflight > 0 then
+      -- Leased: claimed again if not acknowledged by then.
+      due_writes.add(horizon + lease, stem)
+    elseif head then
+      due_writes.add(head, stem)
+    else
+      due_writes.drop(stem)
     end
   end
 end
+due_writes.flush()
 return out
 ",
     )
@@ -322,6 +351,7 @@ pub fn acknowledge_sent() -> String {
         r"
 local lookahead, feed_max = tonumber(ARGV[2]), ARGV[3]
 local out = {}
+local due_writes, grace_writes = batch_writes(p .. 'due'), batch_writes(p .. 'grace')
 for i = 4, #ARGV, 3 do
   local stem, acked, current = ARGV[i], {}, {}
   local sk = p .. 'step:' .. stem
@@ -336,7 +366,7 @@ for i = 4, #ARGV, 3 do
       if not acked[n] then left[#left + 1] = n end
     end
     for n, ends, due, rid in string.gmatch(ARGV[i + 2] or '', '(%d+) (%d+) (%d+) (%S+)') do
-      redis.call('ZADD', p .. 'grace', ends, rid)
+      grace_writes.add(ends, rid)
       if current[n] and f[9] then
         redis.call('XADD', p .. 'feed:' .. f[9], 'MAXLEN', '~', feed_max, '*',
           'reminder_id', rid, 'step_id', f[10], 'due_at', due)
@@ -355,7 +385,7 @@ for i = 4, #ARGV, 3 do
         first, score = first_pending(sk, tonumber(f[3] or '0'), next)
         redis.call('HSET', sk, 'inflight', '', 'first_unsent', first, 'head', score or '')
       end
-      place(stem, score)
+      if score then due_writes.add(score, stem) else due_writes.drop(stem) end
       -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
       if f[1] == 'active' and tonumber(f[5] or '0') < lookahead
          and (f[6] == nil or f[6] == '' or next < tonumber(f[6]) + tonumber(f[7] or '0')) then
@@ -364,6 +394,8 @@ for i = 4, #ARGV, 3 do
     end
   end
 end
+due_writes.flush()
+grace_writes.flush()
 return out
 ",
     )
