@@ -46,18 +46,9 @@ PATTERN=${BENCH_BULLMQ_PATTERN:-bunched}
 CONCURRENCY=${BENCH_BULLMQ_CONCURRENCY:-200}
 WORKERS=${BENCH_BULLMQ_WORKERS:-1}
 TITLE_BYTES=${BENCH_BULLMQ_TITLE_BYTES:-400}
-KEEP_TMP=${BENCH_KEEP_TMP:-0}
 
-log() { printf 'bench: %s\n' "$*"; }
-die() {
-  printf 'bench: error: %s\n' "$*" >&2
-  exit 1
-}
-bounded() {
-  if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < $3 || $2 > $4)); then
-    die "$1=$2: expected an integer in $3..$4"
-  fi
-}
+# shellcheck source=bench/own-redis.sh
+source "$HERE/own-redis.sh"
 bounded BENCH_REMINDER_PATIENTS "$PATIENTS" 1 1000000
 bounded BENCH_REMINDER_PER_PATIENT "$PER_PATIENT" 1 50
 bounded BENCH_REMINDER_WINDOW "$WINDOW" 1 3600
@@ -80,64 +71,15 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 ((node_major >= 20)) || die "node $(node --version) is too old: BullMQ's bench wants 20 or later"
 # BullMQ keeps a job in a hash of its own: ~1.5 KB of Redis each, twice for AOF rewrites,
 # plus the processes.
-need_mb=$((PATIENTS * PER_PATIENT * 3 / 1000 + 1000))
-avail_mb=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-((avail_mb >= need_mb)) || die "only ${avail_mb} MB available, the run wants about ${need_mb} MB"
-
-TMP=""
-REDIS_PID=""
-FAILED=1
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  if [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
-    kill -TERM "$REDIS_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$REDIS_PID" 2>/dev/null || true
-    wait "$REDIS_PID" 2>/dev/null || true
-  fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if ((FAILED)) || [[ $KEEP_TMP == 1 ]]; then
-      printf 'bench: logs kept in %s (the AOF removed)\n' "$TMP" >&2
-      rm -rf "$TMP/redis-data"
-    else
-      rm -rf "$TMP"
-    fi
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+need_memory $((PATIENTS * PER_PATIENT * 3 / 1000 + 1000))
 
 if [[ ! -d $APP/node_modules ]]; then
   log "installing BullMQ (npm ci in $APP)"
   (cd "$APP" && npm ci --no-audit --no-fund) || die "npm ci failed (it needs the npm registry)"
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/hospital-bench-bullmq.XXXXXX")
-mkdir -p "$TMP/redis-data"
-
-# A free loopback port for our Redis (never 6379's).
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=""
-for p in $(seq 16380 16480); do
-  if port_free "$p"; then PORT=$p; break; fi
-done
-[[ -n $PORT ]] || die "no free port in 16380..16480"
-aof=no
-[[ $AOF == 1 ]] && aof=yes
-redis-server --bind 127.0.0.1 --port "$PORT" --save "" --appendonly "$aof" \
-  --appendfsync everysec --maxmemory-policy noeviction \
-  --dir "$TMP/redis-data" --logfile "$TMP/redis.log" </dev/null &
-REDIS_PID=$!
-for _ in $(seq 100); do
-  [[ $(redis-cli -p "$PORT" ping 2>/dev/null) == PONG ]] && break
-  kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited (log: $TMP/redis.log)"
-  sleep 0.1
-done
-[[ $(redis-cli -p "$PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer"
-log "redis-server pid $REDIS_PID on :$PORT (appendonly $aof), files in $TMP"
+# BullMQ requires noeviction (it changes nothing here).
+start_own_redis bullmq "$AOF" --maxmemory-policy noeviction
 log "$((PATIENTS * PER_PATIENT)) jobs ($PATTERN) over ${WINDOW} s, lead ${LEAD} s (ours ${BENCH_REMINDER_LEAD:-40} s)"
 
 mkdir -p "$RESULTS_DIR"

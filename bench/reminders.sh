@@ -61,19 +61,10 @@ AOF=${BENCH_REMINDER_AOF:-1}
 DEADLINE=${BENCH_REMINDER_DEADLINE:-120}
 SCRIPTS_ONLY=${BENCH_REMINDER_SCRIPTS_ONLY:-0}
 SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
-KEEP_TMP=${BENCH_KEEP_TMP:-0}
 AMQP_URL=${BENCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 
-log() { printf 'bench: %s\n' "$*"; }
-die() {
-  printf 'bench: error: %s\n' "$*" >&2
-  exit 1
-}
-bounded() {
-  if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < $3 || $2 > $4)); then
-    die "$1=$2: expected an integer in $3..$4"
-  fi
-}
+# shellcheck source=bench/own-redis.sh
+source "$HERE/own-redis.sh"
 bounded BENCH_REMINDER_PATIENTS "$PATIENTS" 1 1000000
 bounded BENCH_REMINDER_PER_PATIENT "$PER_PATIENT" 1 50
 bounded BENCH_REMINDER_WINDOW "$WINDOW" 1 3600
@@ -92,35 +83,7 @@ for tool in redis-server redis-cli; do
   command -v "$tool" >/dev/null || die "$tool is needed"
 done
 # About 1 KB of Redis per reminder at most, twice over for AOF rewrites, plus the services.
-need_mb=$((PATIENTS * PER_PATIENT * 2 / 1000 + 1000))
-avail_mb=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-((avail_mb >= need_mb)) || die "only ${avail_mb} MB available, the run wants about ${need_mb} MB"
-
-TMP=""
-REDIS_PID=""
-FAILED=1
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  if [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
-    kill -TERM "$REDIS_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$REDIS_PID" 2>/dev/null || true
-    wait "$REDIS_PID" 2>/dev/null || true
-  fi
-  if [[ -n $TMP && -d $TMP ]]; then
-    if ((FAILED)) || [[ $KEEP_TMP == 1 ]]; then
-      printf 'bench: logs kept in %s (the AOF removed)\n' "$TMP" >&2
-      rm -rf "$TMP/redis-data"
-    else
-      rm -rf "$TMP"
-    fi
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+need_memory $((PATIENTS * PER_PATIENT * 2 / 1000 + 1000))
 
 if [[ $SKIP_BUILD != 1 ]]; then
   log "building release binaries (cargo may wait for the shared target dir's lock)"
@@ -131,28 +94,7 @@ for bin in reminder-service hospital-bench-reminders; do
   [[ -x $BIN_DIR/$bin ]] || die "no binary $BIN_DIR/$bin"
 done
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/hospital-bench-reminders.XXXXXX")
-mkdir -p "$TMP/redis-data"
-
-# A free loopback port for our Redis (never 6379's).
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=""
-for p in $(seq 16380 16480); do
-  if port_free "$p"; then PORT=$p; break; fi
-done
-[[ -n $PORT ]] || die "no free port in 16380..16480"
-aof=no
-[[ $AOF == 1 ]] && aof=yes
-redis-server --bind 127.0.0.1 --port "$PORT" --save "" --appendonly "$aof" \
-  --appendfsync everysec --dir "$TMP/redis-data" --logfile "$TMP/redis.log" </dev/null &
-REDIS_PID=$!
-for _ in $(seq 100); do
-  [[ $(redis-cli -p "$PORT" ping 2>/dev/null) == PONG ]] && break
-  kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited (log: $TMP/redis.log)"
-  sleep 0.1
-done
-[[ $(redis-cli -p "$PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer"
-log "redis-server pid $REDIS_PID on :$PORT (appendonly $aof), files in $TMP"
+start_own_redis reminders "$AOF"
 
 mkdir -p "$RESULTS_DIR"
 suffix=aof
@@ -169,11 +111,7 @@ cp "$RESULTS_DIR/reminders-$suffix.json" "$RESULTS_DIR/reminders-latest.json"
 
 if ((COMPARE)); then
   # Our redis-server stops first, so that BullMQ has the machine to itself as we had.
-  kill -TERM "$REDIS_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.2; done
-  kill -KILL "$REDIS_PID" 2>/dev/null || true
-  wait "$REDIS_PID" 2>/dev/null || true
-  REDIS_PID=""
+  stop_redis
   bullmq_suffix=""
   [[ $AOF == 1 ]] || bullmq_suffix="-noaof"
   for pattern in bunched spread; do
