@@ -188,6 +188,14 @@ pub fn acknowledgements<'a>(
     acknowledged
 }
 
+/// `data` as an event with a fixed id (derived from the reminders, so a republication has
+/// the same one) that happened `at`.
+fn envelope<T: Event>(id: Uuid, data: T, at: DateTime<Utc>) -> Envelope<T> {
+    let mut envelope = Envelope::new(data).with_occurred_at(at);
+    envelope.id = id;
+    envelope
+}
+
 /// One message of a claim's publication and the reminders (indices into the claim) it
 /// carries.
 struct Message {
@@ -199,9 +207,7 @@ struct Message {
 
 impl Message {
     fn of<T: Event>(id: Uuid, data: T, at: DateTime<Utc>, reminders: Vec<usize>) -> Option<Self> {
-        let mut envelope = Envelope::new(data).with_occurred_at(at);
-        envelope.id = id;
-        match envelope.to_bytes() {
+        match envelope(id, data, at).to_bytes() {
             Ok(payload) => Some(Self {
                 routing_key: T::ROUTING_KEY,
                 id: id.to_string(),
@@ -270,9 +276,7 @@ impl Dispatcher {
 
     /// Publishes `data` as an event with a fixed id; `true` when the broker confirmed it.
     async fn publish<T: Event>(&self, id: Uuid, data: T, at: DateTime<Utc>) -> bool {
-        let mut envelope = Envelope::new(data).with_occurred_at(at);
-        envelope.id = id;
-        match self.publisher.publish_event(&envelope).await {
+        match self.publisher.publish_event(&envelope(id, data, at)).await {
             Ok(()) => true,
             Err(err) => {
                 tracing::warn!(error = %err, event_type = T::TYPE, "publishing failed; the lease will bring it back");

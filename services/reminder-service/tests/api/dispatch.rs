@@ -237,6 +237,16 @@ fn daily_at_eight() -> (&'static str, Value, Value) {
     )
 }
 
+/// Two patients (UTC) whose one plan step falls due at 08:00 on 1 June 2026.
+async fn two_patients_due_at_eight(app: &crate::helpers::TestApp) -> [Uuid; 2] {
+    let patients = [app.patient("UTC").await, app.patient("UTC").await];
+    for patient in patients {
+        let event = app.steps_event(patient, "2026-06-01T06:00:00Z", &[], &[daily_at_eight()]);
+        app.deliver(&event).await;
+    }
+    patients
+}
+
 /// The routing keys and bodies of the due reminders published so far.
 async fn due_messages(app: &crate::helpers::TestApp) -> Vec<(String, Value)> {
     app.published
@@ -256,11 +266,7 @@ async fn reminders_claimed_ahead_go_out_at_their_instant_not_before() {
     settings.reminders.batch = 1;
     settings.reminders.dispatchers = 1;
     let app = spawn_app_with_clock_and(settings).await;
-    let patients = [app.patient("UTC").await, app.patient("UTC").await];
-    for patient in patients {
-        let event = app.steps_event(patient, "2026-06-01T06:00:00Z", &[], &[daily_at_eight()]);
-        app.deliver(&event).await;
-    }
+    let patients = two_patients_due_at_eight(&app).await;
     // Within the claim-ahead window: claimed, but neither published nor in a feed.
     app.set_time("2026-06-01T07:59:59.200Z");
     let claimed = eventually(WITHIN, "the reminders to be claimed ahead", || async {
@@ -336,11 +342,7 @@ async fn senders_that_want_one_event_per_reminder_get_them() {
     let mut settings = test_settings();
     settings.reminders.due_events = DueEvents::Single;
     let app = spawn_app_with_clock_and(settings).await;
-    let patients = [app.patient("UTC").await, app.patient("UTC").await];
-    for patient in patients {
-        let event = app.steps_event(patient, "2026-06-01T06:00:00Z", &[], &[daily_at_eight()]);
-        app.deliver(&event).await;
-    }
+    two_patients_due_at_eight(&app).await;
     app.set_time("2026-06-01T08:00:05Z");
     let messages = eventually(WITHIN, "two reminder.due events", || async {
         let messages = due_messages(&app).await;
