@@ -27,6 +27,13 @@ pub(crate) enum Freq {
     Weekdays(u8),
 }
 
+impl Freq {
+    /// A count or interval of zero: said, but not a schedule.
+    fn is_zero(self) -> bool {
+        matches!(self, Freq::PerDay(0) | Freq::EveryHours(0) | Freq::Repeat(0))
+    }
+}
+
 pub(crate) const MORNING: u8 = 1;
 pub(crate) const MIDDAY: u8 = 2;
 pub(crate) const EVENING: u8 = 4;
@@ -80,7 +87,10 @@ pub(crate) fn scan(v: View<'_, '_>) -> Found {
     let mut i = v.start;
     while i < v.end {
         if let Some((freq, end)) = at(v, i) {
-            found.hits.push(Hit { at: i, end, freq });
+            // "500 x weekly" rounds to every 0 hours: no frequency anyone can keep.
+            if !freq.is_zero() {
+                found.hits.push(Hit { at: i, end, freq });
+            }
             i = end.max(i + 1);
         } else {
             i += 1;

@@ -361,3 +361,31 @@ fn out_of_bounds_durations_and_intervals_are_not_kept() {
         "{json}"
     );
 }
+
+/// Counts so large that the interval they imply rounds to zero hours ("500 x weekly" is
+/// every 0.3 h), and zero intervals written out, next to clock times: no schedule is made
+/// from a zero interval, and nothing divides by it.
+#[test]
+fn zero_hour_intervals_make_no_schedule() {
+    for freq in [
+        "500 x weekly",
+        "500 times a week",
+        "99999 times a fortnight",
+        "999999 times a month",
+        "q0h",
+        "every 0 hours",
+        "0 hourly",
+        "0 hours apart",
+        "repeat after 0 days",
+    ] {
+        for times in ["", " at 08:00", " at 08:00 and 20:00", " at 8am"] {
+            let note = format!("Take amoxicillin 500 mg {freq}{times}.");
+            check(&note);
+            let steps = hospital_extract::extract(&note);
+            for p in &steps.plan {
+                let json = serde_json::to_value(&p.schedule).unwrap();
+                assert_ne!(json.get("every_hours"), Some(&serde_json::json!(0)), "{note}");
+            }
+        }
+    }
+}
