@@ -540,6 +540,7 @@ async fn scripts_only(
     for n in 0..plan.per_patient {
         let now_ms = plan.due(plan.patients - 1, n) * 1000;
         loop {
+            let lease = uuid::Uuid::new_v4();
             let before = redis_cpu_us(con).await?;
             let sent = store
                 .claim_and_send(hospital_reminder_service::store::Claim {
@@ -547,6 +548,8 @@ async fn scripts_only(
                     horizon_ms: now_ms,
                     lease_ms,
                     batch: args.batch,
+                    lease,
+                    lookahead: 3,
                 })
                 .await?
                 .sent;
@@ -555,9 +558,11 @@ async fn scripts_only(
             if sent.is_empty() {
                 break;
             }
-            let acknowledged = hospital_reminder_service::dispatch::acknowledgements(&sent);
+            let published = vec![true; sent.len()];
             let before = redis_cpu_us(con).await?;
-            store.acknowledge_sent(&acknowledged, 3, 1000).await?;
+            store
+                .acknowledge_sent(lease, &sent, &published, 1000)
+                .await?;
             ack_us += redis_cpu_us(con).await? - before;
             reminders += sent.len() as u64;
             batches += 1;

@@ -3,12 +3,13 @@
 //!
 //! Work waits in three sorted sets by instant: `due` (plan steps, each at its next unsent
 //! occurrence), `grace` and `checkins` (reminders). A dispatcher claims a batch with a
-//! lease (the claim moves each member's score to the lease's end), does the work, publishes
-//! the events with confirms and only then acknowledges. A dispatcher that dies mid-batch
-//! leaves its claims to expire: another (or its restart) claims them again, and the
-//! occurrence's state keeps the feed free of duplicates (a republished event has the same
-//! id, so consumers drop it). Several replicas may run at once: a member is claimed by one
-//! at a time.
+//! lease, does the work, publishes the events with confirms and only then acknowledges.
+//! (Reminders are held under one lease per round of claims, a member of `due` at the
+//! lease's end; grace periods and check-ins each have their score moved to it.) A
+//! dispatcher that dies mid-batch leaves its claims to expire: another (or its restart)
+//! claims them again, and the occurrence's state keeps the feed free of duplicates (a
+//! republished event has the same id, so consumers drop it). Several replicas may run at
+//! once: a member is claimed by one at a time.
 //!
 //! No polling: with nothing due a dispatcher sleeps until the earliest score in the three
 //! sets, and wakes early when something is scheduled: at once in this process, and through
@@ -16,8 +17,6 @@
 //! wake-up message is lost (Redis pub/sub does not keep messages for a subscriber that is
 //! reconnecting).
 
-use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,48 +145,6 @@ impl Wake {
     }
 }
 
-/// What `Store::acknowledge_sent` takes for these published reminders, per step in claim
-/// order (a step's rows are consecutive): its stem, its occurrence indices, and those
-/// announced as due (`<n> <grace end, ms> <due, s> <reminder id>`; none for one announced as
-/// missed), each space-separated.
-pub fn acknowledgements<'a>(
-    published: impl IntoIterator<Item = &'a Sent>,
-) -> Vec<(String, String, String)> {
-    let mut acknowledged: Vec<(String, String, String)> = Vec::new();
-    for reminder in published {
-        let n = Uuid::parse_str(&reminder.reminder_id)
-            .map(|id| ReminderId::from_uuid(id).n)
-            .unwrap_or_default();
-        if acknowledged
-            .last()
-            .is_none_or(|(stem, _, _)| *stem != reminder.stem)
-        {
-            acknowledged.push((reminder.stem.clone(), String::new(), String::new()));
-        }
-        if let Some((_, indices, announced)) = acknowledged.last_mut() {
-            if !indices.is_empty() {
-                indices.push(' ');
-            }
-            indices.push_str(&n.to_string());
-            if !reminder.missed {
-                let ends_ms = reminder
-                    .due
-                    .saturating_add(reminder.grace)
-                    .saturating_mul(1000);
-                if !announced.is_empty() {
-                    announced.push(' ');
-                }
-                let _ = write!(
-                    announced,
-                    "{n} {ends_ms} {} {}",
-                    reminder.due, reminder.reminder_id
-                );
-            }
-        }
-    }
-    acknowledged
-}
-
 /// `data` as an event with a fixed id (derived from the reminders, so a republication has
 /// the same one) that happened `at`.
 fn envelope<T: Event>(id: Uuid, data: T, at: DateTime<Utc>) -> Envelope<T> {
@@ -294,7 +251,10 @@ impl Dispatcher {
     pub async fn send_due(&self, now_ms: i64) -> Result<usize, StoreError> {
         let started = std::time::Instant::now();
         let mut sent: Vec<Sent> = Vec::new();
+        let mut more: Vec<String> = Vec::new();
         let mut parked = 0;
+        // The round's claims share one lease, which one acknowledgement ends.
+        let lease = Uuid::new_v4();
         // While every reminder claimed is still ahead of its instant, claim more (up to
         // AHEAD_CLAIMS batches): a burst due at one instant is then ready when it comes.
         for _ in 0..AHEAD_CLAIMS {
@@ -305,6 +265,8 @@ impl Dispatcher {
                     horizon_ms: now_ms.saturating_add(self.claim_ahead_ms()),
                     lease_ms: self.lease_ms(),
                     batch: self.settings.batch,
+                    lease,
+                    lookahead: self.planner.policy().lookahead,
                 })
                 .await?;
             for (stem, field) in &claimed.parked {
@@ -322,11 +284,17 @@ impl Dispatcher {
                 .iter()
                 .all(|r| !r.missed && r.due.saturating_mul(1000) > now_ms);
             sent.extend(claimed.sent);
+            more.extend(claimed.more);
             if !(full && all_ahead) {
                 break;
             }
         }
+        // A step claimed twice in the round is topped up once.
+        more.sort_unstable();
+        more.dedup();
         if sent.is_empty() {
+            // Nothing held, so no lease to end; a step may still want more occurrences.
+            self.planner.top_up(&more).await?;
             return Ok(parked);
         }
         let claim_took = started.elapsed();
@@ -360,29 +328,25 @@ impl Dispatcher {
                 .await;
         }
         let publish_took = started.elapsed();
-        // A step is acknowledged only when every reminder it sent is published; the others
-        // stay leased and are published again after the lease.
-        let mut failed: HashSet<&str> = HashSet::new();
+        // What was not published stays held under the lease and goes out again after it.
         let published_ms = self.planner.clock().now_millis();
         for (reminder, ok) in sent.iter().zip(&published) {
             if *ok && reminder.missed {
                 self.metrics.missed(1);
             } else if *ok {
                 self.metrics.sent(published_ms - reminder.due * 1000);
-            } else {
-                failed.insert(&reminder.stem);
             }
         }
-        let acknowledged =
-            acknowledgements(sent.iter().filter(|r| !failed.contains(r.stem.as_str())));
-        let more = self
+        let owned = self
             .store
-            .acknowledge_sent(
-                &acknowledged,
-                self.planner.policy().lookahead,
-                self.settings.feed_max_len,
-            )
+            .acknowledge_sent(lease, &sent, &published, self.settings.feed_max_len)
             .await?;
+        if !owned {
+            tracing::warn!(
+                sent = sent.len(),
+                "the lease ran out before the acknowledgement; another claim sends these again"
+            );
+        }
         self.planner.top_up(&more).await?;
         tracing::debug!(
             sent = sent.len(),
@@ -681,51 +645,5 @@ impl Dispatcher {
                 () = clock.sleep_until(until, self.settings.max_idle) => {}
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sent(step: u128, n: u32, missed: bool) -> Sent {
-        let step_id = Uuid::from_u128(step);
-        Sent {
-            missed,
-            stem: crate::domain::StepStem::of(step_id).to_string(),
-            reminder_id: ReminderId::new(step_id, n).to_string(),
-            patient_id: String::new(),
-            step_id: step_id.to_string(),
-            due: 1_000 + i64::from(n),
-            grace: 60,
-            title: None,
-        }
-    }
-
-    #[test]
-    fn acknowledgements_group_by_step_and_announce_only_sent_reminders() {
-        let rows = [
-            sent(1 << 64, 1, true),
-            sent(1 << 64, 2, false),
-            sent(2 << 64, 7, false),
-        ];
-        let acknowledged = acknowledgements(&rows);
-        assert_eq!(
-            acknowledged,
-            [
-                (
-                    rows[0].stem.clone(),
-                    "1 2".to_owned(),
-                    // The missed one starts no grace period nor feed entry; the sent one's
-                    // grace ends at due + grace.
-                    format!("2 1062000 1002 {}", rows[1].reminder_id)
-                ),
-                (
-                    rows[2].stem.clone(),
-                    "7".to_owned(),
-                    format!("7 1067000 1007 {}", rows[2].reminder_id)
-                ),
-            ]
-        );
     }
 }

@@ -61,15 +61,14 @@ local function batch_writes(key)
   end
   return w
 end
--- Finds plan step `stem`'s first unsent occurrence again (`first_unsent`, and its instant in
--- ms as `head`, empty when it has none) and puts the step in `due` at it, or takes it out.
--- A step with reminders sent but not acknowledged is left where it is: the dispatcher
--- holding it acknowledges it (and places it at `head`), or its lease runs out and it is
--- claimed again.
+-- Finds plan step `stem`'s first unsent occurrence again (`first_unsent`) and puts the step
+-- in `due` at its instant, or takes it out when it has none. A step stored by an older
+-- version with reminders in its own `inflight` field is left where it is (leased): the
+-- next claim after the lease gives them back.
 local function reschedule(sk, stem)
   local f = redis.call('HMGET', sk, 'first_unsent', 'next', 'inflight')
   local n, score = first_pending(sk, tonumber(f[1] or '0'), tonumber(f[2] or '0'))
-  redis.call('HSET', sk, 'first_unsent', n, 'head', score or '')
+  redis.call('HSET', sk, 'first_unsent', n)
   if (f[3] or '') == '' then place(stem, score) end
 end
 ";
@@ -155,8 +154,7 @@ for _, s in ipairs(r.plan) do
   redis.call('HSET', sk, 'id', s.id, 'patient', r.patient, 'note', r.note_id, 'kind', 'plan',
     'status', 'active', 'created_at', r.now, 'schedule', s.schedule, 'duration', s.duration,
     'start', s.start, 'count', s.count, 'missed', 0, 'done', 0, 'next', s.next,
-    'last_due', s.last_due, 'unsent', #s.occurrences, 'first_unsent', 0, 'inflight', '',
-    'head', s.occurrences[1] and s.occurrences[1].score or '')
+    'last_due', s.last_due, 'unsent', #s.occurrences, 'first_unsent', 0)
   for _, o in ipairs(s.occurrences) do
     redis.call('HSET', sk, 'o' .. o.n, o.record)
   end
@@ -194,126 +192,165 @@ return members
 ";
 
 /// Claims plan steps of `due` whose score is at most `ARGV[3]` (the horizon, ms: now, or a
-/// little later to claim ahead) in due order, leasing each until `ARGV[3] + ARGV[4]`, and
-/// takes their pending occurrences due by the horizon, at most `ARGV[5]` reminders in all:
-/// each becomes `s`ent and is noted in the step's `inflight` until acknowledged (the
-/// acknowledgement appends it to its patient's feed, so a reminder claimed ahead shows
-/// nowhere before it is published); `head` becomes the first pending occurrence not taken,
-/// where the acknowledgement puts the step back in `due`. A step whose share the batch cut
-/// short goes back at its next pending occurrence, already due, and competes with the
-/// others by due instant again: delivery follows due order up to one batch, and no patient
-/// holds up the others however many reminders they have.
+/// little later to claim ahead) in due order and takes their pending occurrences due by the
+/// horizon, at most `ARGV[5]` reminders in all: each becomes `s`ent. What a claim takes is
+/// held under one lease (`ARGV[6]`, the dispatcher's lease id for this round): the list
+/// `lease:<id>` of (stem, n) pairs, and the member `~<id>` of `due` at `ARGV[3] + ARGV[4]`,
+/// when the lease runs out. The acknowledgement ends the lease; a lease that ran out (the
+/// dispatcher crashed, or could not publish) comes up in `due` like a step, and the next
+/// claim takes over what it held and returns it again. So a claim writes one record per
+/// round, not one per step, and the acknowledgement never touches a step.
 ///
-/// Occurrences an earlier claim sent but did not acknowledge (it crashed, or its publication
-/// failed) are returned again. A step with nothing to publish is rescheduled at once. An
-/// occurrence whose grace period ended before it could be sent (`ARGV[2]`, now, ms; the
+/// A claimed step goes back into `due` at once, at its first pending occurrence not taken
+/// (or leaves it when none is left). A step whose share the batch cut short is thus
+/// already due again and competes with the others by due instant: delivery follows due
+/// order up to one batch, and no patient holds up the others however many reminders they
+/// have. A step takes only what falls due before the next step's first reminder.
+///
+/// An occurrence whose grace period ended before it could be sent (`ARGV[2]`, now, ms; the
 /// dispatchers were down) is marked missed instead, and announced as such. A step whose
 /// bookkeeping fields or an occurrence record cannot be read is parked: taken out of `due`,
 /// added to the set `parked` and reported, so one corrupt record neither stops the script
-/// nor holds up the other steps.
+/// nor holds up the other steps. Steps stored by an older version with occurrences in
+/// their own `inflight` field give those back too.
 ///
 /// Returns per reminder `{kind, stem, n, patient, step id, due, grace}` (seconds), `kind`
 /// `due` or `missed` (the caller makes the reminder id from the step id and `n`: Lua's
-/// string formatting costs Redis more than the rest of the claim), and `{'parked', stem, why}` per parked step; the caller reads the
+/// string formatting costs Redis more than the rest of the claim), `{'parked', stem, why}`
+/// per parked step and `{'more', stem}` per step that should get more occurrences (active,
+/// fewer than `ARGV[7]` unsent, its course not all materialised); the caller reads the
 /// sealed titles (`text:` keys) itself, outside the script, where Redis spends no
 /// interpreter time on them.
 pub fn claim_and_send() -> String {
     with_common(
         r"
 local now_ms, horizon, lease, batch = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local lease_member, lookahead = '~' .. ARGV[6], tonumber(ARGV[7])
 local due_key = p .. 'due'
 -- One more than the claim may take: its score bounds the last claimed step's share.
 local heads = redis.call('ZRANGEBYSCORE', due_key, '-inf', horizon, 'WITHSCORES', 'LIMIT', 0, batch + 1)
-local out, taken = {}, 0
+local out, taken, held = {}, 0, {}
 local due_writes = batch_writes(due_key)
 local function park(stem, why)
   redis.call('ZREM', due_key, stem)
   redis.call('SADD', p .. 'parked', stem)
   out[#out + 1] = {'parked', stem, why}
 end
+-- A reminder this claim returns, held under its lease until acknowledged.
+local function hold(st, stem, n, patient, step_id, due, grace)
+  taken = taken + 1
+  out[#out + 1] = {st == 's' and 'due' or 'missed', stem, n, patient, step_id, due, grace}
+  held[#held + 1] = stem
+  held[#held + 1] = n
+end
 for j = 1, math.min(#heads / 2, batch) do
   if taken >= batch then break end
-  local stem = heads[2 * j - 1]
-  -- A step takes its occurrences due no later than the next step's first: the claim takes
-  -- reminders in due order across steps, not one step's whole backlog before the others.
-  local bound = tonumber(heads[2 * j + 2] or horizon)
-  local sk = p .. 'step:' .. stem
-  local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed')
-  local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
-  local unsent, missed = tonumber(f[7] or '0'), tonumber(f[8] or '0')
-  if not f[2] then
-    due_writes.drop(stem)
-  elseif not (f[1] and n and last and unsent and missed) then
-    park(stem, 'fields')
-  else
-    local patient, step_id = f[1], f[2]
-    local inflight, writes, head, corrupt = {}, {}, nil, nil
-    for k in string.gmatch(f[6] or '', '%d+') do
-      local due, grace, st = parse(redis.call('HGET', sk, 'o' .. k))
-      if st == 's' or st == 'm' then
-        inflight[#inflight + 1] = k
-        taken = taken + 1
-        out[#out + 1] = {st == 's' and 'due' or 'missed', stem, k, patient, step_id, due, grace}
-      end
-    end
-    while n < last and not head and not corrupt do
-      -- Three records a read: usually the one due now and the next, not due yet.
-      local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
-      for i = 1, 3 do
-        if n >= last then break end
-        local due, grace, st = parse(recs[i])
-        if recs[i] and not st then
-          corrupt = 'o' .. n
-          break
+  local member = heads[2 * j - 1]
+  if string.byte(member, 1) == 126 then
+    -- `~<id>`: a lease. Once it has run out, its dispatcher is gone or could not publish:
+    -- what it held goes out again under this claim's lease (its acknowledgement, if it
+    -- comes late, finds the lease gone and writes nothing).
+    if tonumber(heads[2 * j]) <= now_ms and member ~= lease_member then
+      local old = p .. 'lease:' .. string.sub(member, 2)
+      local items = redis.call('LRANGE', old, 0, -1)
+      for i = 1, #items - 1, 2 do
+        local stem, k = items[i], items[i + 1]
+        local f = redis.call('HMGET', p .. 'step:' .. stem, 'patient', 'id', 'o' .. k)
+        local due, grace, st = parse(f[3])
+        if f[1] and f[2] and (st == 's' or st == 'm') then
+          hold(st, stem, k, f[1], f[2], due, grace)
         end
-        if st == 'p' then
-          local due_ms = tonumber(due) * 1000
-          if due_ms > bound or taken >= batch then
-            head = due_ms
+      end
+      redis.call('DEL', old)
+      due_writes.drop(member)
+    end
+  else
+    local stem = member
+    -- A step takes its occurrences due no later than the next step's first: the claim
+    -- takes reminders in due order across steps, not one step's whole backlog first.
+    local bound = tonumber(heads[2 * j + 2] or horizon)
+    local sk = p .. 'step:' .. stem
+    local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed', 'count')
+    local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
+    local unsent, missed = tonumber(f[7] or '0'), tonumber(f[8] or '0')
+    if not f[2] then
+      due_writes.drop(stem)
+    elseif not (f[1] and n and last and unsent and missed) then
+      park(stem, 'fields')
+    else
+      local patient, step_id = f[1], f[2]
+      local writes, head, corrupt = {}, nil, nil
+      if (f[6] or '') ~= '' then
+        -- Stored by a version that kept a step's reminders in flight in the step itself.
+        for k in string.gmatch(f[6], '%d+') do
+          local due, grace, st = parse(redis.call('HGET', sk, 'o' .. k))
+          if st == 's' or st == 'm' then hold(st, stem, k, patient, step_id, due, grace) end
+        end
+        redis.call('HDEL', sk, 'inflight', 'head')
+      end
+      while n < last and not head and not corrupt do
+        -- Three records a read: usually the one due now and the next, not due yet.
+        local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
+        for i = 1, 3 do
+          if n >= last then break end
+          local due, grace, st = parse(recs[i])
+          if recs[i] and not st then
+            corrupt = 'o' .. n
             break
           end
-          taken = taken + 1
-          unsent = unsent - 1
-          local key = 'o' .. n
-          if f[3] == 'cancelled' then
-            -- Replacement cancels these; one it missed is cancelled here rather than sent.
-            writes[#writes + 1] = key
-            writes[#writes + 1] = due .. '|' .. grace .. '|c|'
-          elseif (tonumber(due) + tonumber(grace)) * 1000 < now_ms then
-            -- Its check-in window closed before it could be sent (the dispatchers were
-            -- down): missed, not sent; the patient is not told of a dose they can no
-            -- longer check in.
-            missed = missed + 1
-            writes[#writes + 1] = key
-            writes[#writes + 1] = due .. '|' .. grace .. '|m|'
-            inflight[#inflight + 1] = n
-            out[#out + 1] = {'missed', stem, n, patient, step_id, due, grace}
-          else
-            writes[#writes + 1] = key
-            writes[#writes + 1] = due .. '|' .. grace .. '|s|'
-            inflight[#inflight + 1] = n
-            out[#out + 1] = {'due', stem, n, patient, step_id, due, grace}
+          if st == 'p' then
+            local due_ms = tonumber(due) * 1000
+            if due_ms > bound or taken >= batch then
+              head = due_ms
+              break
+            end
+            unsent = unsent - 1
+            local key = 'o' .. n
+            if f[3] == 'cancelled' then
+              -- Replacement cancels these; one it missed is cancelled here rather than sent.
+              writes[#writes + 1] = key
+              writes[#writes + 1] = due .. '|' .. grace .. '|c|'
+            elseif (tonumber(due) + tonumber(grace)) * 1000 < now_ms then
+              -- Its check-in window closed before it could be sent (the dispatchers were
+              -- down): missed, not sent; the patient is not told of a dose they can no
+              -- longer check in.
+              missed = missed + 1
+              writes[#writes + 1] = key
+              writes[#writes + 1] = due .. '|' .. grace .. '|m|'
+              hold('m', stem, n, patient, step_id, due, grace)
+            else
+              writes[#writes + 1] = key
+              writes[#writes + 1] = due .. '|' .. grace .. '|s|'
+              hold('s', stem, n, patient, step_id, due, grace)
+            end
           end
+          n = n + 1
         end
-        n = n + 1
+      end
+      redis.call('HSET', sk, 'first_unsent', n, 'unsent', unsent, 'missed', missed, unpack(writes))
+      if corrupt then
+        -- What was taken before the corrupt record is published and acknowledged; the
+        -- step stays out of `due` until someone repairs it.
+        park(stem, corrupt)
+      elseif head then
+        due_writes.add(head, stem)
+      else
+        due_writes.drop(stem)
+      end
+      -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
+      if f[3] == 'active' and unsent < lookahead
+         and (f[9] == nil or f[9] == '' or last < tonumber(f[9]) + missed) then
+        out[#out + 1] = {'more', stem}
       end
     end
-    redis.call('HSET', sk, 'first_unsent', n, 'head', head or '', 'inflight',
-      table.concat(inflight, ' '), 'unsent', unsent, 'missed', missed, unpack(writes))
-    if corrupt then
-      -- What was taken before the corrupt record is published and acknowledged; the
-      -- step stays out of `due` until someone repairs it.
-      redis.call('HSET', sk, 'head', '')
-      park(stem, corrupt)
-    elseif #inflight > 0 then
-      -- Leased: claimed again if not acknowledged by then.
-      due_writes.add(horizon + lease, stem)
-    elseif head then
-      due_writes.add(head, stem)
-    else
-      due_writes.drop(stem)
-    end
   end
+end
+if #held > 0 then
+  local key = p .. 'lease:' .. ARGV[6]
+  for i = 1, #held, 1000 do
+    redis.call('RPUSH', key, unpack(held, i, math.min(i + 999, #held)))
+  end
+  due_writes.add(horizon + lease, lease_member)
 end
 due_writes.flush()
 return out
@@ -332,71 +369,39 @@ local function needs_more(sk, lookahead)
 end
 ";
 
-/// Acknowledges published reminders: `ARGV[3]` caps each patient's feed (about that many
-/// entries), and `ARGV[4..]` are triples of a step stem, the occurrences of it that were
-/// published (space-separated), every one its claim sent, and those announced as due
-/// (`<n> <grace end, ms> <due, s> <reminder id>`, space-separated; none for a reminder
-/// announced as missed). A reminder announced as due and still in the step's `inflight` is appended to
-/// its patient's feed (so the feed shows it once, after its publication, however often a
-/// claim was retried) and waits in `grace` until its grace period ends (one checked in
-/// meanwhile is skipped when its entry comes up); the published occurrences leave
-/// `inflight`, and once nothing of the step is in flight, it goes back into `due` at its
-/// `head`. (Only the acknowledged occurrences leave `inflight`: if this claim's lease ran
-/// out and another dispatcher claimed the step meanwhile, what that one sent stays in
-/// flight for it.) The caller passes what the claim returned, so Redis reads no occurrence
-/// here. Returns the stems of the steps that need more occurrences (`ARGV[2]`: how many
-/// unsent to keep).
+/// Ends the lease `ARGV[2]` of a dispatcher's round of claims once it has published what
+/// it held. `ARGV[3]` caps each patient's feed (about that many entries); `ARGV[4]` is how
+/// many reminders it could not publish, given next as (stem, n) pairs: they stay held until
+/// the lease runs out, and another claim takes them over then. After them come, per
+/// reminder announced as due, its patient, reminder id, step id, due instant (s) and grace
+/// end (ms): it is appended to its patient's feed (so the feed shows it once, after its
+/// publication, however often a claim was retried) and waits in `grace` until its grace
+/// period ends (one checked in meanwhile is skipped when its entry comes up). The caller
+/// passes what the claim returned, so Redis reads no step here. Returns 1, or 0 when the
+/// lease had run out and another claim took it over: that claim publishes its reminders
+/// again and its acknowledgement writes the feed, so this one writes nothing.
 pub fn acknowledge_sent() -> String {
     with_common(
         r"
-local lookahead, feed_max = tonumber(ARGV[2]), ARGV[3]
-local out = {}
-local due_writes, grace_writes = batch_writes(p .. 'due'), batch_writes(p .. 'grace')
-for i = 4, #ARGV, 3 do
-  local stem, acked, current = ARGV[i], {}, {}
-  local sk = p .. 'step:' .. stem
-  local f = redis.call('HMGET', sk, 'status', 'inflight', 'first_unsent', 'next', 'unsent', 'count', 'missed', 'head', 'patient', 'id')
-  if f[1] then
-    for n in string.gmatch(ARGV[i + 1] or '', '%d+') do
-      acked[n] = true
-    end
-    local left = {}
-    for n in string.gmatch(f[2] or '', '%d+') do
-      current[n] = true
-      if not acked[n] then left[#left + 1] = n end
-    end
-    for n, ends, due, rid in string.gmatch(ARGV[i + 2] or '', '(%d+) (%d+) (%d+) (%S+)') do
-      grace_writes.add(ends, rid)
-      if current[n] and f[9] then
-        redis.call('XADD', p .. 'feed:' .. f[9], 'MAXLEN', '~', feed_max, '*',
-          'reminder_id', rid, 'step_id', f[10], 'due_at', due)
-      end
-    end
-    if #left > 0 then
-      redis.call('HSET', sk, 'inflight', table.concat(left, ' '))
-    else
-      local next, score = tonumber(f[4] or '0'), nil
-      if f[8] then
-        score = tonumber(f[8])
-        redis.call('HSET', sk, 'inflight', '')
-      else
-        -- Stored before steps kept `head`: look for it.
-        local first
-        first, score = first_pending(sk, tonumber(f[3] or '0'), next)
-        redis.call('HSET', sk, 'inflight', '', 'first_unsent', first, 'head', score or '')
-      end
-      if score then due_writes.add(score, stem) else due_writes.drop(stem) end
-      -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
-      if f[1] == 'active' and tonumber(f[5] or '0') < lookahead
-         and (f[6] == nil or f[6] == '' or next < tonumber(f[6]) + tonumber(f[7] or '0')) then
-        table.insert(out, stem)
-      end
-    end
+local member, key, feed_max = '~' .. ARGV[2], p .. 'lease:' .. ARGV[2], ARGV[3]
+local first = 5 + 2 * tonumber(ARGV[4])
+if not redis.call('ZSCORE', p .. 'due', member) then return 0 end
+redis.call('DEL', key)
+if first > 5 then
+  for i = 5, first - 1, 1000 do
+    redis.call('RPUSH', key, unpack(ARGV, i, math.min(i + 999, first - 1)))
   end
+else
+  redis.call('ZREM', p .. 'due', member)
 end
-due_writes.flush()
+local grace_writes = batch_writes(p .. 'grace')
+for i = first, #ARGV - 4, 5 do
+  grace_writes.add(ARGV[i + 4], ARGV[i + 1])
+  redis.call('XADD', p .. 'feed:' .. ARGV[i], 'MAXLEN', '~', feed_max, '*',
+    'reminder_id', ARGV[i + 1], 'step_id', ARGV[i + 2], 'due_at', ARGV[i + 3])
+end
 grace_writes.flush()
-return out
+return 1
 ",
     )
 }

@@ -104,6 +104,8 @@ pub struct Sent {
     /// Its grace period ended before it could be sent: publish `reminder.missed` instead.
     pub missed: bool,
     pub stem: String,
+    /// Its occurrence index in the step.
+    pub n: u32,
     pub reminder_id: String,
     pub patient_id: String,
     pub step_id: String,
@@ -115,21 +117,27 @@ pub struct Sent {
 }
 
 /// A dispatcher's claim: what is due by `horizon_ms` (at least `now_ms`; later claims
-/// ahead), at most `batch` reminders, leased until `horizon_ms + lease_ms`.
+/// ahead), at most `batch` reminders, held under `lease` until `horizon_ms + lease_ms`.
+/// The claims of one round share their lease, which one acknowledgement ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
     pub now_ms: i64,
     pub horizon_ms: i64,
     pub lease_ms: i64,
     pub batch: usize,
+    pub lease: Uuid,
+    /// How many unsent occurrences a step should keep: fewer, and the claim says so.
+    pub lookahead: u32,
 }
 
 /// What a claim took: the reminders to publish, in the order the steps were claimed (a
-/// step's rows consecutive), and the steps it parked as (stem, the unreadable field).
+/// step's rows consecutive), the steps it parked as (stem, the unreadable field), and the
+/// stems of steps that need more occurrences.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Claimed {
     pub sent: Vec<Sent>,
     pub parked: Vec<(String, String)>,
+    pub more: Vec<String>,
 }
 
 /// How a step's sealed title and source are kept (`<prefix>text:<stem>`), in bytes every
@@ -422,6 +430,8 @@ impl Store {
             .arg(claim.horizon_ms.max(claim.now_ms))
             .arg(claim.lease_ms)
             .arg(claim.batch)
+            .arg(claim.lease.to_string())
+            .arg(claim.lookahead)
             .invoke_async(&mut connection)
             .await?;
         let mut claimed = Claimed::default();
@@ -430,9 +440,11 @@ impl Store {
                 [kind, stem, why] if kind == "parked" => {
                     claimed.parked.push((stem.clone(), why.clone()));
                 }
+                [kind, stem] if kind == "more" => claimed.more.push(stem.clone()),
                 [kind, stem, n, patient, step, due, grace] => claimed.sent.push(Sent {
                     missed: kind == "missed",
                     stem: stem.clone(),
+                    n: n.parse().map_err(|_| malformed("claim_and_send n"))?,
                     reminder_id: reminder_id(step, n)
                         .ok_or_else(|| malformed("claim_and_send reminder"))?,
                     patient_id: patient.clone(),
@@ -471,32 +483,47 @@ impl Store {
         Ok(())
     }
 
-    /// Acknowledges published reminders, given per step whose sent reminders were all
-    /// published as (stem, the occurrence indices published, space-separated, those
-    /// announced as due as `<n> <grace end, ms> <due, s>` triples, space-separated), which
-    /// `dispatch::acknowledgements` builds: appends those to the feeds (at most about
-    /// `feed_max_len` entries each) and starts their grace periods; returns the stems of
-    /// steps that need more occurrences.
+    /// Ends a round's `lease` once its reminders `sent` went out, `published[i]` telling
+    /// which did: those announced as due go to their patients' feeds (at most about
+    /// `feed_max_len` entries each) and start their grace periods; those not published stay
+    /// held until the lease runs out, when another claim sends them again. `false` when the
+    /// lease had already run out and another claim took it over (then this one writes
+    /// nothing: that claim sends them again and its acknowledgement writes the feeds).
     pub async fn acknowledge_sent(
         &self,
-        published: &[(String, String, String)],
-        lookahead: u32,
+        lease: Uuid,
+        sent: &[Sent],
+        published: &[bool],
         feed_max_len: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        if published.is_empty() {
-            return Ok(Vec::new());
+    ) -> Result<bool, StoreError> {
+        let is_published = |i: usize| published.get(i).copied().unwrap_or(false);
+        let mut invocation = self.scripts.acknowledge_sent.prepare_invoke();
+        let left: Vec<usize> = (0..sent.len()).filter(|&i| !is_published(i)).collect();
+        invocation
+            .arg(self.keys.prefix())
+            .arg(lease.to_string())
+            .arg(feed_max_len)
+            .arg(left.len());
+        for &i in &left {
+            invocation.arg(&sent[i].stem).arg(sent[i].n);
+        }
+        for (i, reminder) in sent.iter().enumerate() {
+            if is_published(i) && !reminder.missed {
+                let grace_ends_ms = reminder
+                    .due
+                    .saturating_add(reminder.grace)
+                    .saturating_mul(1000);
+                invocation
+                    .arg(&reminder.patient_id)
+                    .arg(&reminder.reminder_id)
+                    .arg(&reminder.step_id)
+                    .arg(reminder.due)
+                    .arg(grace_ends_ms);
+            }
         }
         let mut connection = self.connection.clone();
-        let stems: Vec<String> = self
-            .scripts
-            .acknowledge_sent
-            .arg(self.keys.prefix())
-            .arg(lookahead)
-            .arg(feed_max_len)
-            .arg(published)
-            .invoke_async(&mut connection)
-            .await?;
-        Ok(stems)
+        let owned: i64 = invocation.invoke_async(&mut connection).await?;
+        Ok(owned == 1)
     }
 
     /// Marks claimed reminders whose grace period ended as missed.

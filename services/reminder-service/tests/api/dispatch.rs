@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hospital_platform::token::Role;
-use hospital_reminder_service::dispatch::{acknowledgements, DueEvents};
+use hospital_reminder_service::dispatch::DueEvents;
 use hospital_reminder_service::domain::{OccurrenceRecord, StepStem};
 use hospital_reminder_service::planner::sortable_instant;
 use hospital_reminder_service::store::{
@@ -92,18 +92,26 @@ fn one_step(patient: Uuid, dues: &[i64]) -> (String, Replacement) {
     (stem, replacement)
 }
 
+/// A claim at `now_ms` of at most `batch` reminders under `lease` (30 s).
+fn claim(lease: Uuid, now_ms: i64, batch: usize) -> Claim {
+    Claim {
+        now_ms,
+        horizon_ms: now_ms,
+        lease_ms: 30_000,
+        batch,
+        lease,
+        lookahead: 3,
+    }
+}
+
 /// Claims and acknowledges at `now` (ms) until nothing is left, as one dispatcher does:
 /// each claim's reminders ordered by due instant. Returns the claims' due instants.
 async fn drain(store: &Store, now_ms: i64, batch: usize) -> Vec<Vec<i64>> {
     let mut claims = Vec::new();
     loop {
+        let lease = Uuid::new_v4();
         let claimed = store
-            .claim_and_send(Claim {
-                now_ms,
-                horizon_ms: now_ms,
-                lease_ms: 30_000,
-                batch,
-            })
+            .claim_and_send(claim(lease, now_ms, batch))
             .await
             .unwrap();
         assert!(claimed.parked.is_empty(), "{:?}", claimed.parked);
@@ -119,7 +127,7 @@ async fn drain(store: &Store, now_ms: i64, batch: usize) -> Vec<Vec<i64>> {
         dues.sort_unstable();
         claims.push(dues);
         store
-            .acknowledge_sent(&acknowledgements(&claimed.sent), 3, 1000)
+            .acknowledge_sent(lease, &claimed.sent, &vec![true; claimed.sent.len()], 1000)
             .await
             .unwrap();
     }
@@ -166,6 +174,194 @@ async fn a_backlog_goes_out_in_due_order_and_no_patient_holds_up_the_others() {
     delete_keys_under(&prefix).await;
 }
 
+/// The lengths of these patients' feeds.
+async fn feed_lens(store: &Store, patients: &[Uuid]) -> Vec<usize> {
+    let mut connection = redis().await;
+    let mut lens = Vec::new();
+    for patient in patients {
+        let len: usize = redis::cmd("XLEN")
+            .arg(store.keys().feed(*patient))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        lens.push(len);
+    }
+    lens
+}
+
+/// The members of `due` that are leases (`~<id>`), and the keys of lease lists left.
+async fn leases_left(prefix: &str) -> (Vec<String>, Vec<String>) {
+    let mut connection = redis().await;
+    let due: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{prefix}due"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let lists: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}lease:*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    (
+        due.into_iter().filter(|m| m.starts_with('~')).collect(),
+        lists,
+    )
+}
+
+#[tokio::test]
+async fn a_lease_that_runs_out_is_taken_over_and_the_late_acknowledgement_writes_nothing() {
+    let (store, prefix) = store();
+    let patients = [Uuid::now_v7(), Uuid::now_v7()];
+    for patient in patients {
+        seed_step_of(&store, patient, &[T0, T0 + HOUR]).await;
+    }
+    let ids = |sent: &[hospital_reminder_service::store::Sent]| -> HashSet<String> {
+        sent.iter().map(|r| r.reminder_id.clone()).collect()
+    };
+
+    // A dispatcher claims both 00:00 reminders and dies before acknowledging.
+    let crashed = Uuid::new_v4();
+    let first = store
+        .claim_and_send(claim(crashed, T0 * 1000, 100))
+        .await
+        .unwrap();
+    assert_eq!(first.sent.len(), 2);
+    // While its lease lasts nobody else sends them.
+    let other = Uuid::new_v4();
+    let during = store
+        .claim_and_send(claim(other, (T0 + 20) * 1000, 100))
+        .await
+        .unwrap();
+    assert!(during.sent.is_empty(), "{:?}", during.sent);
+    // Once it has run out, the next claim takes over what it held: the same reminders.
+    let after = store
+        .claim_and_send(claim(other, (T0 + 31) * 1000, 100))
+        .await
+        .unwrap();
+    assert_eq!(ids(&after.sent), ids(&first.sent));
+    // The crashed dispatcher's late acknowledgement finds its lease gone: no feed entry.
+    let late = store
+        .acknowledge_sent(crashed, &first.sent, &[true, true], 1000)
+        .await
+        .unwrap();
+    assert!(!late);
+    assert_eq!(feed_lens(&store, &patients).await, [0, 0]);
+    let owned = store
+        .acknowledge_sent(other, &after.sent, &[true, true], 1000)
+        .await
+        .unwrap();
+    assert!(owned);
+    assert_eq!(feed_lens(&store, &patients).await, [1, 1]);
+    assert_eq!(leases_left(&prefix).await, (Vec::new(), Vec::new()));
+
+    // At 01:00 one of the two cannot be published: the other goes to its feed, and the
+    // unpublished one stays held until the lease runs out, then goes out again.
+    let partial = Uuid::new_v4();
+    let second = store
+        .claim_and_send(claim(partial, (T0 + HOUR) * 1000, 100))
+        .await
+        .unwrap();
+    assert_eq!(second.sent.len(), 2);
+    assert!(store
+        .acknowledge_sent(partial, &second.sent, &[true, false], 1000)
+        .await
+        .unwrap());
+    let published = second.sent[0].patient_id.clone();
+    let lens = feed_lens(&store, &patients).await;
+    assert_eq!(lens.iter().sum::<usize>(), 3, "{lens:?}");
+    let retry = Uuid::new_v4();
+    let early = store
+        .claim_and_send(claim(retry, (T0 + HOUR + 10) * 1000, 100))
+        .await
+        .unwrap();
+    assert!(early.sent.is_empty());
+    let again = store
+        .claim_and_send(claim(retry, (T0 + HOUR + 31) * 1000, 100))
+        .await
+        .unwrap();
+    assert_eq!(again.sent.len(), 1);
+    assert_eq!(again.sent[0].reminder_id, second.sent[1].reminder_id);
+    assert_ne!(again.sent[0].patient_id, published);
+    assert!(store
+        .acknowledge_sent(retry, &again.sent, &[true], 1000)
+        .await
+        .unwrap());
+    assert_eq!(feed_lens(&store, &patients).await, [2, 2]);
+    assert_eq!(leases_left(&prefix).await, (Vec::new(), Vec::new()));
+    // Every sent reminder waits for its check-in once.
+    let mut connection = redis().await;
+    let grace: usize = redis::cmd("ZCARD")
+        .arg(format!("{prefix}grace"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(grace, 4);
+    delete_keys_under(&prefix).await;
+}
+
+#[tokio::test]
+async fn reminders_an_older_version_left_in_flight_in_the_step_go_out_again() {
+    // Before leases per round, a claim noted a step's reminders in flight in the step's own
+    // `inflight` field and moved the step's score to the end of its lease.
+    let (store, prefix) = store();
+    let patient = Uuid::now_v7();
+    let stem = seed_step_of(&store, patient, &[T0, T0 + HOUR]).await;
+    let step_key = format!("{prefix}step:{stem}");
+    let mut connection = redis().await;
+    let sent_record = OccurrenceRecord::pending(T0, 10 * 24 * HOUR)
+        .to_string()
+        .replace("|p|", "|s|");
+    let _: () = redis::cmd("HSET")
+        .arg(&step_key)
+        .arg("o0")
+        .arg(&sent_record)
+        .arg("inflight")
+        .arg("0")
+        .arg("first_unsent")
+        .arg(1)
+        .arg("unsent")
+        .arg(1)
+        .arg("head")
+        .arg((T0 + HOUR) * 1000)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{prefix}due"))
+        .arg((T0 + 30) * 1000)
+        .arg(&stem)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    let lease = Uuid::new_v4();
+    let claimed = store
+        .claim_and_send(claim(lease, (T0 + 31) * 1000, 100))
+        .await
+        .unwrap();
+    assert_eq!(claimed.sent.len(), 1);
+    assert_eq!((claimed.sent[0].n, claimed.sent[0].due), (0, T0));
+    assert!(store
+        .acknowledge_sent(lease, &claimed.sent, &[true], 1000)
+        .await
+        .unwrap());
+    assert_eq!(feed_lens(&store, &[patient]).await, [1]);
+    let inflight: Option<String> = redis::cmd("HGET")
+        .arg(&step_key)
+        .arg("inflight")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(inflight, None);
+    // The step's next reminder still comes, once.
+    let rest = drain(&store, (T0 + 2 * HOUR) * 1000, 100).await;
+    assert_eq!(rest, [vec![T0 + HOUR]]);
+    assert_eq!(feed_lens(&store, &[patient]).await, [2]);
+    delete_keys_under(&prefix).await;
+}
+
 #[tokio::test]
 async fn a_corrupt_record_is_parked_and_the_other_steps_go_out() {
     let (store, prefix) = store();
@@ -189,13 +385,9 @@ async fn a_corrupt_record_is_parked_and_the_other_steps_go_out() {
         .unwrap();
 
     let now_ms = (T0 + 2 * HOUR) * 1000;
+    let lease = Uuid::new_v4();
     let claimed = store
-        .claim_and_send(Claim {
-            now_ms,
-            horizon_ms: now_ms,
-            lease_ms: 30_000,
-            batch: 100,
-        })
+        .claim_and_send(claim(lease, now_ms, 100))
         .await
         .unwrap();
     let parked: HashSet<(String, String)> = claimed.parked.iter().cloned().collect();
@@ -214,7 +406,7 @@ async fn a_corrupt_record_is_parked_and_the_other_steps_go_out() {
     assert_eq!(per_step.get(broken.as_str()), Some(&1));
     assert_eq!(per_step.get(healthy.as_str()), Some(&1));
     store
-        .acknowledge_sent(&acknowledgements(&claimed.sent), 3, 1000)
+        .acknowledge_sent(lease, &claimed.sent, &vec![true; claimed.sent.len()], 1000)
         .await
         .unwrap();
     // The healthy step's second reminder still comes; the parked steps stay out of `due`.
@@ -283,12 +475,21 @@ async fn reminders_claimed_ahead_go_out_at_their_instant_not_before() {
             .query_async(&mut connection)
             .await
             .unwrap();
-        // Leased: their scores moved past 08:00.
-        let leased = due
-            .chunks(2)
-            .filter(|m| m[1].parse::<i64>().unwrap() > 1_780_300_800_000)
-            .count();
-        (leased == 2).then_some(leased)
+        // Held under the round's one lease (a `~<id>` member of `due` ending after 08:00,
+        // its list of (stem, n) pairs).
+        let mut held = 0;
+        for member in due.chunks(2) {
+            if let Some(lease) = member[0].strip_prefix('~') {
+                assert!(member[1].parse::<i64>().unwrap() > 1_780_300_800_000);
+                let pairs: usize = redis::cmd("LLEN")
+                    .arg(format!("{}lease:{lease}", app.store.keys().prefix()))
+                    .query_async(&mut connection)
+                    .await
+                    .unwrap();
+                held += pairs / 2;
+            }
+        }
+        (held == 2).then_some(held)
     })
     .await;
     assert_eq!(claimed, 2);
