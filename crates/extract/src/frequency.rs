@@ -30,7 +30,10 @@ pub(crate) enum Freq {
 impl Freq {
     /// A count or interval of zero: said, but not a schedule.
     fn is_zero(self) -> bool {
-        matches!(self, Freq::PerDay(0) | Freq::EveryHours(0) | Freq::Repeat(0))
+        matches!(
+            self,
+            Freq::PerDay(0) | Freq::EveryHours(0) | Freq::Repeat(0)
+        )
     }
 }
 

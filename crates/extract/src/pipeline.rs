@@ -1398,7 +1398,9 @@ fn build_schedule(freq: &frequency::Found, times: &[ClockTime]) -> Option<Schedu
         let n = times.len() as u32;
         let keep_freq = match explicit {
             Some(Freq::PerDay(c)) => c > n,
-            Some(Freq::EveryHours(h) | Freq::Repeat(h)) => h > 24 || (h > 0 && h < 24 && 24 / h > n),
+            Some(Freq::EveryHours(h) | Freq::Repeat(h)) => {
+                h > 24 || (h > 0 && h < 24 && 24 / h > n)
+            }
             _ => false,
         };
         if keep_freq {

@@ -384,7 +384,11 @@ fn zero_hour_intervals_make_no_schedule() {
             let steps = hospital_extract::extract(&note);
             for p in &steps.plan {
                 let json = serde_json::to_value(&p.schedule).unwrap();
-                assert_ne!(json.get("every_hours"), Some(&serde_json::json!(0)), "{note}");
+                assert_ne!(
+                    json.get("every_hours"),
+                    Some(&serde_json::json!(0)),
+                    "{note}"
+                );
             }
         }
     }
