@@ -261,8 +261,10 @@ impl Planner {
             if !timeline.follows_zone() {
                 continue;
             }
+            let start = step.get("start").and_then(|s| s.parse().ok());
             let record = |n: u32| -> Option<OccurrenceRecord> {
-                step.get(&format!("o{n}")).and_then(|r| r.parse().ok())
+                step.get(&format!("o{n}"))
+                    .and_then(|r| OccurrenceRecord::from_stored(r, start).ok())
             };
             let next: u32 = field(&fields, 5).unwrap_or(0);
             let mut from = next;

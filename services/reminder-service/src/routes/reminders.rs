@@ -48,9 +48,10 @@ fn reminder_json(
 fn occurrences(
     step: &HashMap<String, String>,
 ) -> impl Iterator<Item = (u32, OccurrenceRecord)> + '_ {
-    step.iter().filter_map(|(field, record)| {
+    let start = step.get("start").and_then(|s| s.parse().ok());
+    step.iter().filter_map(move |(field, record)| {
         let n = field.strip_prefix('o')?.parse().ok()?;
-        Some((n, record.parse().ok()?))
+        Some((n, OccurrenceRecord::from_stored(record, start).ok()?))
     })
 }
 

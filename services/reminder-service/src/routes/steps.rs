@@ -21,11 +21,12 @@ fn stems(list: Option<&String>) -> Vec<String> {
 
 /// The earliest occurrence not sent or not resolved yet.
 fn next_due(step: &HashMap<String, String>) -> Option<i64> {
+    let start = step.get("start").and_then(|s| s.parse().ok());
     step.iter()
         .filter(|(field, _)| {
             field.starts_with('o') && field[1..].bytes().all(|b| b.is_ascii_digit())
         })
-        .filter_map(|(_, record)| record.parse::<OccurrenceRecord>().ok())
+        .filter_map(|(_, record)| OccurrenceRecord::from_stored(record, start).ok())
         .filter(|r| matches!(r.state, OccurrenceState::Pending | OccurrenceState::Sent))
         .map(|r| r.due)
         .min()

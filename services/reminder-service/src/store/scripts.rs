@@ -12,18 +12,41 @@ local function locate(rid)
   local hex = string.gsub(rid, '-', '')
   return string.sub(hex, 1, 24), tonumber(string.sub(hex, 25, 32), 16)
 end
-local function parse(rec)
+-- An occurrence record's due instant (s), grace (s), state letter and check-in instant (s,
+-- or ''). Steps store `<due>:<grace>:<state>:<checked in at>` with due and check-in as
+-- seconds after the step's `start` (`base`); older ones `<due>|<grace>|<state>|<at>` in
+-- seconds since the epoch.
+local function parse(rec, base)
   if not rec then return nil end
-  return string.match(rec, '^(%d+)|(%d+)|(%a)|(%d*)$')
+  local due, grace, st, at = string.match(rec, '^(%-?%d+):(%d+):(%a):(%-?%d*)$')
+  if not due then return string.match(rec, '^(%d+)|(%d+)|(%a)|(%d*)$') end
+  base = tonumber(base)
+  if not base then return nil end
+  if at ~= '' then at = tonumber(at) + base end
+  return tonumber(due) + base, grace, st, at
+end
+-- The record `rec` (either form, already parsed) in state `st`, without a check-in.
+local function with_state(rec, st)
+  local head, sep = string.match(rec, '^(%-?%d+[|:]%d+)([|:])')
+  return head .. sep .. st .. sep
+end
+-- A record in the stored form, from the text form the service writes (`base`: the step's
+-- `start`); a record it cannot read is stored as it came, and parked when claimed.
+local function stored(rec, base)
+  local due, grace, st, at = string.match(rec, '^(%d+)|(%d+)|(%a)|(%d*)$')
+  base = tonumber(base)
+  if not due or not base then return rec end
+  if at ~= '' then at = tonumber(at) - base end
+  return (tonumber(due) - base) .. ':' .. grace .. ':' .. st .. ':' .. at
 end
 -- The first pending occurrence of step `sk` at index `n` or later (before `last`): its
 -- index and due instant (ms), or `last` and nil. Reads three records a call.
-local function first_pending(sk, n, last)
+local function first_pending(sk, n, last, base)
   while n < last do
     local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
     for i = 1, 3 do
       if n >= last then break end
-      local due, _, st = parse(recs[i])
+      local due, _, st = parse(recs[i], base)
       if st == 'p' then return n, tonumber(due) * 1000 end
       n = n + 1
     end
@@ -66,8 +89,8 @@ end
 -- version with reminders in its own `inflight` field is left where it is (leased): the
 -- next claim after the lease gives them back.
 local function reschedule(sk, stem)
-  local f = redis.call('HMGET', sk, 'first_unsent', 'next', 'inflight')
-  local n, score = first_pending(sk, tonumber(f[1] or '0'), tonumber(f[2] or '0'))
+  local f = redis.call('HMGET', sk, 'first_unsent', 'next', 'inflight', 'start')
+  local n, score = first_pending(sk, tonumber(f[1] or '0'), tonumber(f[2] or '0'), f[4])
   redis.call('HSET', sk, 'first_unsent', n)
   if (f[3] or '') == '' then place(stem, score) end
 end
@@ -124,9 +147,10 @@ for _, field in ipairs({'checklist', 'plan'}) do
       local left = tonumber(redis.call('HGET', sk, 'unsent') or '0')
       local n = tonumber(redis.call('HGET', sk, 'next') or '0') - 1
       while left > 0 and n >= 0 do
-        local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+        local rec = redis.call('HGET', sk, 'o' .. n)
+        local _, _, st = parse(rec, 0)
         if st == 'p' then
-          redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|c|')
+          redis.call('HSET', sk, 'o' .. n, with_state(rec, 'c'))
           left = left - 1
           cancelled = cancelled + 1
         end
@@ -143,7 +167,7 @@ local checklist, plan = {}, {}
 local text = 2
 for _, s in ipairs(r.checklist) do
   text = text + 1
-  redis.call('HSET', p .. 'step:' .. s.stem, 'id', s.id, 'patient', r.patient, 'note', r.note_id,
+  redis.call('HSET', p .. 'step:' .. s.stem, 'id', s.id, 'patient', r.patient,
     'kind', 'checklist', 'status', 'pending', 'created_at', r.now)
   redis.call('SET', p .. 'text:' .. s.stem, ARGV[text])
   table.insert(checklist, s.stem)
@@ -151,12 +175,12 @@ end
 for _, s in ipairs(r.plan) do
   text = text + 1
   local sk = p .. 'step:' .. s.stem
-  redis.call('HSET', sk, 'id', s.id, 'patient', r.patient, 'note', r.note_id, 'kind', 'plan',
+  redis.call('HSET', sk, 'id', s.id, 'patient', r.patient, 'kind', 'plan',
     'status', 'active', 'created_at', r.now, 'schedule', s.schedule, 'duration', s.duration,
     'start', s.start, 'count', s.count, 'missed', 0, 'done', 0, 'next', s.next,
     'last_due', s.last_due, 'unsent', #s.occurrences, 'first_unsent', 0)
   for _, o in ipairs(s.occurrences) do
-    redis.call('HSET', sk, 'o' .. o.n, o.record)
+    redis.call('HSET', sk, 'o' .. o.n, stored(o.record, s.start))
   end
   if s.occurrences[1] then
     redis.call('ZADD', KEYS[5], s.occurrences[1].score, s.stem)
@@ -255,8 +279,8 @@ for j = 1, math.min(#heads / 2, batch) do
       local items = redis.call('LRANGE', old, 0, -1)
       for i = 1, #items - 1, 2 do
         local stem, k = items[i], items[i + 1]
-        local f = redis.call('HMGET', p .. 'step:' .. stem, 'patient', 'id', 'o' .. k)
-        local due, grace, st = parse(f[3])
+        local f = redis.call('HMGET', p .. 'step:' .. stem, 'patient', 'id', 'o' .. k, 'start')
+        local due, grace, st = parse(f[3], f[4])
         if f[1] and f[2] and (st == 's' or st == 'm') then
           hold(st, stem, k, f[1], f[2], due, grace)
         end
@@ -270,7 +294,7 @@ for j = 1, math.min(#heads / 2, batch) do
     -- takes reminders in due order across steps, not one step's whole backlog first.
     local bound = tonumber(heads[2 * j + 2] or horizon)
     local sk = p .. 'step:' .. stem
-    local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed', 'count')
+    local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed', 'count', 'start')
     local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
     local unsent, missed = tonumber(f[7] or '0'), tonumber(f[8] or '0')
     if not f[2] then
@@ -283,7 +307,7 @@ for j = 1, math.min(#heads / 2, batch) do
       if (f[6] or '') ~= '' then
         -- Stored by a version that kept a step's reminders in flight in the step itself.
         for k in string.gmatch(f[6], '%d+') do
-          local due, grace, st = parse(redis.call('HGET', sk, 'o' .. k))
+          local due, grace, st = parse(redis.call('HGET', sk, 'o' .. k), f[10])
           if st == 's' or st == 'm' then hold(st, stem, k, patient, step_id, due, grace) end
         end
         redis.call('HDEL', sk, 'inflight', 'head')
@@ -293,7 +317,7 @@ for j = 1, math.min(#heads / 2, batch) do
         local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
         for i = 1, 3 do
           if n >= last then break end
-          local due, grace, st = parse(recs[i])
+          local due, grace, st = parse(recs[i], f[10])
           if recs[i] and not st then
             corrupt = 'o' .. n
             break
@@ -309,18 +333,18 @@ for j = 1, math.min(#heads / 2, batch) do
             if f[3] == 'cancelled' then
               -- Replacement cancels these; one it missed is cancelled here rather than sent.
               writes[#writes + 1] = key
-              writes[#writes + 1] = due .. '|' .. grace .. '|c|'
+              writes[#writes + 1] = with_state(recs[i], 'c')
             elseif (tonumber(due) + tonumber(grace)) * 1000 < now_ms then
               -- Its check-in window closed before it could be sent (the dispatchers were
               -- down): missed, not sent; the patient is not told of a dose they can no
               -- longer check in.
               missed = missed + 1
               writes[#writes + 1] = key
-              writes[#writes + 1] = due .. '|' .. grace .. '|m|'
+              writes[#writes + 1] = with_state(recs[i], 'm')
               hold('m', stem, n, patient, step_id, due, grace)
             else
               writes[#writes + 1] = key
-              writes[#writes + 1] = due .. '|' .. grace .. '|s|'
+              writes[#writes + 1] = with_state(recs[i], 's')
               hold('s', stem, n, patient, step_id, due, grace)
             end
           end
@@ -420,18 +444,18 @@ for i = 3, #ARGV do
   local rid = ARGV[i]
   local stem, n = locate(rid)
   local sk = p .. 'step:' .. stem
-  local due, grace, st = parse(redis.call('HGET', sk, 'o' .. n))
+  local f = redis.call('HMGET', sk, 'o' .. n, 'start', 'patient', 'id')
+  local due, _, st = parse(f[1], f[2])
   if st == 'p' or st == 's' or st == 'm' then
     if st ~= 'm' then
-      redis.call('HSET', sk, 'o' .. n, due .. '|' .. grace .. '|m|')
+      redis.call('HSET', sk, 'o' .. n, with_state(f[1], 'm'))
       redis.call('HINCRBY', sk, 'missed', 1)
       if st == 'p' then
         redis.call('HINCRBY', sk, 'unsent', -1)
         reschedule(sk, stem)
       end
     end
-    local ids = redis.call('HMGET', sk, 'patient', 'id')
-    table.insert(out, {rid, ids[1], ids[2], due, needs_more(sk, lookahead) and 1 or 0})
+    table.insert(out, {rid, f[3], f[4], due, needs_more(sk, lookahead) and 1 or 0})
   else
     table.insert(out, {rid})
   end
@@ -460,18 +484,27 @@ pub fn check_in() -> String {
         r"
 local rid, caller, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local stem, n = locate(rid)
-local rec = redis.call('HGET', KEYS[1], 'o' .. n)
-local due, grace, st = parse(rec)
+local f = redis.call('HMGET', KEYS[1], 'o' .. n, 'patient', 'start')
+local rec = f[1]
+local due, grace, st, at = parse(rec, f[3])
 if not st then return {'not_found'} end
-if redis.call('HGET', KEYS[1], 'patient') ~= caller then return {'forbidden'} end
-if st == 'd' then return {'again', rec} end
-if st == 'c' then return {'cancelled', rec} end
-if st == 'm' then return {'already_missed', rec} end
+if f[2] ~= caller then return {'forbidden'} end
+-- The caller reads the record in its text form, in seconds since the epoch.
+local text = due .. '|' .. grace .. '|' .. st .. '|' .. at
+if st == 'd' then return {'again', text} end
+if st == 'c' then return {'cancelled', text} end
+if st == 'm' then return {'already_missed', text} end
 due, grace = tonumber(due), tonumber(grace)
-if now < due - grace then return {'not_yet_due', rec} end
-if now > due + grace then return {'already_missed', rec} end
+if now < due - grace then return {'not_yet_due', text} end
+if now > due + grace then return {'already_missed', text} end
+local checked = with_state(rec, 'd')
+if string.find(rec, ':', 1, true) then
+  checked = checked .. (now - tonumber(f[3]))
+else
+  checked = checked .. now
+end
+redis.call('HSET', KEYS[1], 'o' .. n, checked)
 rec = due .. '|' .. grace .. '|d|' .. now
-redis.call('HSET', KEYS[1], 'o' .. n, rec)
 local done = redis.call('HINCRBY', KEYS[1], 'done', 1)
 if st == 'p' then
   redis.call('HINCRBY', KEYS[1], 'unsent', -1)
@@ -499,11 +532,11 @@ pub fn top_up() -> String {
 local changed = 0
 for _, t in ipairs(cjson.decode(ARGV[2])) do
   local sk = p .. 'step:' .. t.stem
-  local f = redis.call('HMGET', sk, 'status', 'next')
+  local f = redis.call('HMGET', sk, 'status', 'next', 'start')
   local ok = f[1] == 'active' and tonumber(f[2]) == t.expect_next
   if ok then
     for n = t.from, t.expect_next - 1 do
-      local _, _, st = parse(redis.call('HGET', sk, 'o' .. n))
+      local _, _, st = parse(redis.call('HGET', sk, 'o' .. n), 0)
       if st ~= 'p' then ok = false end
     end
   end
@@ -513,7 +546,7 @@ for _, t in ipairs(cjson.decode(ARGV[2])) do
     end
     local added = 0
     for _, o in ipairs(t.occurrences) do
-      redis.call('HSET', sk, 'o' .. o.n, o.record)
+      redis.call('HSET', sk, 'o' .. o.n, stored(o.record, f[3]))
       added = added + 1
     end
     redis.call('HINCRBY', sk, 'unsent', added - (t.expect_next - t.from))

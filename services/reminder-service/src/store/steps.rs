@@ -784,16 +784,19 @@ impl Store {
                 .arg(self.keys.step(id.stem))
                 .arg(format!("o{}", id.n))
                 .arg("patient")
-                .arg("id");
+                .arg("id")
+                .arg("start");
         }
         let mut connection = self.connection.clone();
-        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
-            pipe.query_async(&mut connection).await?;
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut connection).await?;
         Ok(rows
             .into_iter()
-            .map(|fields| match fields {
-                (Some(record), Some(patient), Some(step)) => {
-                    record.parse().ok().map(|record| (record, patient, step))
+            .map(|fields| match fields.as_slice() {
+                [Some(record), Some(patient), Some(step), start] => {
+                    let start = start.as_deref().and_then(|s| s.parse().ok());
+                    OccurrenceRecord::from_stored(record, start)
+                        .ok()
+                        .map(|record| (record, patient.clone(), step.clone()))
                 }
                 _ => None,
             })

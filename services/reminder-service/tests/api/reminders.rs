@@ -1,6 +1,7 @@
 //! Steps become reminders, sent when due (manual clock), checked in or missed; checklist,
 //! adherence, replacement by newer notes, time-zone changes, access rules.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use hospital_platform::token::Role;
@@ -600,6 +601,70 @@ async fn a_step_stored_without_its_head_is_still_sent_and_rescheduled() {
     assert_ne!(feed[0].1, feed[1].1);
     app.wait_for_reminders(patient, "due", 1).await;
     app.wait_for_reminders(patient, "missed", 1).await;
+    app.stop_and_clean().await;
+}
+
+#[tokio::test]
+async fn steps_stored_with_records_in_epoch_seconds_are_still_sent_listed_and_checked_in() {
+    // Before records counted from the step's `start`, a step stored each occurrence as
+    // `<due>|<grace>|<state>|<checked in at>` in seconds since the epoch.
+    let app = spawn_app_with_clock().await;
+    let patient = patient_with_steps(&app).await;
+    let mut redis = redis().await;
+    let mut rewritten = 0;
+    for key in app
+        .keys()
+        .await
+        .into_iter()
+        .filter(|k| k.contains(":step:"))
+    {
+        let step: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let Some(start) = step.get("start").map(|s| s.parse::<i64>().unwrap()) else {
+            continue;
+        };
+        for (field, record) in step.iter().filter(|(f, _)| f.starts_with('o')) {
+            let parts: Vec<&str> = record.split(':').collect();
+            let old = format!(
+                "{}|{}|{}|",
+                start + parts[0].parse::<i64>().unwrap(),
+                parts[1],
+                parts[2]
+            );
+            let _: () = redis::cmd("HSET")
+                .arg(&key)
+                .arg(field)
+                .arg(old)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            rewritten += 1;
+        }
+    }
+    assert!(rewritten >= 3, "{rewritten}");
+
+    let upcoming = app.wait_for_reminders(patient, "upcoming", 3).await;
+    assert_eq!(upcoming[0]["due_at"], "2026-06-01T08:00:00Z");
+    app.set_time("2026-06-01T08:00:00Z");
+    let due = app.wait_for_reminders(patient, "due", 1).await;
+    let first = due[0]["id"].as_str().unwrap().to_owned();
+    app.set_time("2026-06-01T08:10:00Z");
+    let response = app
+        .post_as(
+            &format!("/reminders/{first}/check-in"),
+            patient,
+            Role::Patient,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let checked: Value = response.json().await.unwrap();
+    assert_eq!(checked["status"], "done");
+    assert_eq!(checked["due_at"], "2026-06-01T08:00:00Z");
+    assert_eq!(checked["checked_in_at"], "2026-06-01T08:10:00Z");
+    assert_eq!(ids(&app.reminders(patient, Some("done")).await), [first]);
     app.stop_and_clean().await;
 }
 

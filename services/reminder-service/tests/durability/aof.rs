@@ -203,15 +203,15 @@ async fn redis_killed_and_restarted_keeps_every_schedule_and_pending_reminder() 
     let pending = due_count(&mut connection, &prefix).await;
     drop(connection);
     // Every plan step with a pending occurrence is in the due set (one member a step), and
-    // nothing else.
+    // nothing else. (A pending record is `<due>:<grace>:p:` as a step stores it.)
     let steps_pending: usize = before
         .iter()
-        .filter(|(k, v)| k.starts_with(&format!("{prefix}step:")) && v.contains("|p|"))
+        .filter(|(k, v)| k.starts_with(&format!("{prefix}step:")) && v.contains(":p:"))
         .count();
     let pending_records: usize = before
         .iter()
         .filter(|(k, _)| k.starts_with(&format!("{prefix}step:")))
-        .map(|(_, v)| v.matches("|p|").count())
+        .map(|(_, v)| v.matches(":p:").count())
         .sum();
     assert_eq!(pending, steps_pending, "{before:#?}");
     assert!(
