@@ -39,6 +39,10 @@ use crate::store::{Claim, Miss, Queue, Sent, Store, StoreError};
 /// and batches of 500, a burst of 16,000 due at one instant is ready when it comes.
 const AHEAD_CLAIMS: usize = 16;
 
+/// How often a dispatcher reads the parked steps again, and how many at most each time.
+const UNPARK_EVERY: Duration = Duration::from_secs(60);
+const UNPARK_BATCH: usize = 100;
+
 /// How the dispatcher works.
 #[derive(Debug, Clone, Copy)]
 pub struct DispatchSettings {
@@ -591,6 +595,19 @@ impl Dispatcher {
         Ok(claimed.len())
     }
 
+    /// Puts parked steps that read now back into `due`: a record repaired by an operator, or
+    /// one written by a newer replica that a replica of an older version parked during a
+    /// rolling upgrade, is sent without anyone re-adding it.
+    pub async fn unpark(&self) {
+        match self.store.unpark(UNPARK_BATCH).await {
+            Ok(0) => {}
+            Ok(back) => {
+                tracing::info!(steps = back, "parked plan steps read now; back in due");
+            }
+            Err(err) => tracing::warn!(error = %err, "could not read the parked steps again"),
+        }
+    }
+
     /// One pass over the three queues at the clock's now; how much it handled.
     pub async fn tick(&self) -> Result<usize, StoreError> {
         let now_ms = self.planner.clock().now_millis();
@@ -604,7 +621,12 @@ impl Dispatcher {
     pub async fn run(mut self, cancel: CancellationToken) {
         self.stop = cancel.clone();
         let mut failures: u32 = 0;
+        let mut next_unpark = tokio::time::Instant::now();
         while !cancel.is_cancelled() {
+            if tokio::time::Instant::now() >= next_unpark {
+                next_unpark += UNPARK_EVERY;
+                self.unpark().await;
+            }
             // Registered before looking, so a wake-up between the look and the sleep counts.
             let woken = self.wake.local.notified();
             tokio::pin!(woken);

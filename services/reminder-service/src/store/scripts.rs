@@ -430,6 +430,43 @@ return 1
     )
 }
 
+/// Reads again up to `ARGV[2]` steps of `parked` (at random): one whose bookkeeping fields
+/// and unsent occurrence records all read now (an operator repaired it, or a replica of an
+/// older version parked a record only a newer one reads) leaves `parked` and goes back
+/// into `due` at its first pending occurrence; one that is gone leaves `parked`; the
+/// others stay. Returns how many went back.
+pub fn unpark() -> String {
+    with_common(
+        r"
+local back = 0
+for _, stem in ipairs(redis.call('SRANDMEMBER', p .. 'parked', tonumber(ARGV[2]))) do
+  local sk = p .. 'step:' .. stem
+  local f = redis.call('HMGET', sk, 'id', 'patient', 'first_unsent', 'next', 'unsent', 'missed', 'start')
+  local n, last = tonumber(f[3] or '0'), tonumber(f[4] or '0')
+  if not f[1] then
+    redis.call('SREM', p .. 'parked', stem)
+  elseif f[2] and n and last and tonumber(f[5] or '0') and tonumber(f[6] or '0') then
+    local readable = true
+    for k = n, last - 1 do
+      local rec = redis.call('HGET', sk, 'o' .. k)
+      local _, _, st = parse(rec, f[7])
+      if rec and not st then
+        readable = false
+        break
+      end
+    end
+    if readable then
+      redis.call('SREM', p .. 'parked', stem)
+      reschedule(sk, stem)
+      back = back + 1
+    end
+  end
+end
+return back
+",
+    )
+}
+
 /// Ends the grace period of claimed reminders (`ARGV[3..]`) not checked in: they become
 /// `m`issed and each adds one occurrence to its course. Returns per reminder
 /// `{id, patient, step id, due, needs more (0/1)}` to publish (also for one already marked

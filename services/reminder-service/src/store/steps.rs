@@ -526,6 +526,20 @@ impl Store {
         Ok(owned == 1)
     }
 
+    /// Reads up to `at_most` parked steps again and puts those that now read back into
+    /// `due` (see `scripts::unpark`); how many went back.
+    pub async fn unpark(&self, at_most: usize) -> Result<usize, StoreError> {
+        let mut connection = self.connection.clone();
+        let back: usize = self
+            .scripts
+            .unpark
+            .arg(self.keys.prefix())
+            .arg(at_most)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(back)
+    }
+
     /// Marks claimed reminders whose grace period ended as missed.
     pub async fn miss(
         &self,

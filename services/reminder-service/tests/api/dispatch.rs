@@ -363,7 +363,7 @@ async fn reminders_an_older_version_left_in_flight_in_the_step_go_out_again() {
 }
 
 #[tokio::test]
-async fn a_corrupt_record_is_parked_and_the_other_steps_go_out() {
+async fn a_corrupt_record_is_parked_the_other_steps_go_out_and_once_repaired_it_goes_out_too() {
     let (store, prefix) = store();
     let broken = seed_step(&store, &[T0, T0 + HOUR]).await;
     let bad_fields = seed_step(&store, &[T0]).await;
@@ -418,6 +418,27 @@ async fn a_corrupt_record_is_parked_and_the_other_steps_go_out() {
         .await
         .unwrap();
     assert_eq!(parked_set.len(), 2);
+
+    // Read again while still unreadable, both stay parked.
+    assert_eq!(store.unpark(100).await.unwrap(), 0);
+    // Once the broken record is repaired (as the service stores it: seconds after the
+    // step's start, T0), that step goes back into `due` and its second reminder goes out.
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{prefix}step:{broken}"))
+        .arg("o1")
+        .arg(format!("{HOUR}:{}:p:", 10 * 24 * HOUR))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(store.unpark(100).await.unwrap(), 1);
+    let rest = drain(&store, (T0 + 5 * HOUR) * 1000, 100).await;
+    assert_eq!(rest, [vec![T0 + HOUR]]);
+    let parked_set: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(format!("{prefix}parked"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(parked_set.len(), 1);
     delete_keys_under(&prefix).await;
 }
 
