@@ -4,7 +4,7 @@
 //! Work waits in three sorted sets by instant: `due` (plan steps, each at its next unsent
 //! occurrence), `grace` and `checkins` (reminders). A dispatcher claims a batch with a
 //! lease, does the work, publishes the events with confirms and only then acknowledges.
-//! (Reminders are held under one lease per round of claims, a member of `due` at the
+//! (Reminders are held under one lease per round of claims, a member of `leases` at the
 //! lease's end; grace periods and check-ins each have their score moved to it.) A
 //! dispatcher that dies mid-batch leaves its claims to expire: another (or its restart)
 //! claims them again, and the occurrence's state keeps the feed free of duplicates (a

@@ -9,7 +9,8 @@
 //! | `<prefix>history:<patient id>` | list | the stems of the steps newer notes replaced, oldest first (reminder lists read older notes' reminders through it, then the current steps'); patients from before this layout also have their current steps' stems there |
 //! | `<prefix>step:<stem>` | hash | one step, checklist item or plan step (`stem`: the first 12 bytes of the step id in hex, see `domain::reminder`): `id`, `patient`, `kind` (`checklist`/`plan`), `status`, `created_at`; checklist items: `completed_at`; plan steps: `schedule` and `duration` (the event's JSON), `start`, `count` (occurrences before misses; empty when open-ended), `missed`, `done`, `next` (the next occurrence index to materialise), `last_due`, `unsent` (pending occurrences), `first_unsent` (no pending occurrence before it), and one field `o<n>` per materialised occurrence: `<due>:<grace>:<state>:<checked in at>` (due and check-in in seconds after `start`, grace in seconds; state `p` pending, `s` sent, `d` done, `m` missed, `c` cancelled). Steps stored by older versions may hold `note`, `head` and `inflight` (the last two read once and dropped) and occurrences as `<due>\|<grace>\|<state>\|<checked in at>` in seconds since the epoch, all still read |
 //! | `<prefix>text:<stem>` | string | the step's title and source as the event sealed them, in bytes: `0x02`, then each envelope's version, key id, key nonce, wrapped key, nonce and ciphertext, each after its length (`store::sealed_text`; steps stored before hold the envelopes' JSON or dotted base64 on two lines, still read), ciphertext only |
-//! | `<prefix>due` | sorted set | plan steps with reminders to send: member the step stem, score the due instant (ms) of its first unsent occurrence. One member per step, not per reminder: a step's reminders fall due one after another. Also one member `~<lease id>` per dispatcher round holding claimed reminders not acknowledged yet, scored at the lease's end: one that runs out is taken over by the next claim |
+//! | `<prefix>due` | sorted set | plan steps with reminders to send: member the step stem, score the due instant (ms) of its first unsent occurrence. One member per step, not per reminder: a step's reminders fall due one after another |
+//! | `<prefix>leases` | sorted set | dispatcher rounds holding claimed reminders not acknowledged yet: member the lease id, score the end of the lease (ms); one that runs out is taken over by the next claim |
 //! | `<prefix>lease:<lease id>` | list | what a round of claims holds until its acknowledgement: step stem, occurrence index, stem, index, … |
 //! | `<prefix>grace` | sorted set | sent reminders waiting for a check-in: score the end of the grace period (ms), then of a lease |
 //! | `<prefix>checkins` | sorted set | check-ins whose `checkin.recorded` is not published yet: score when (ms), then a lease |
@@ -98,6 +99,11 @@ impl Keys {
     /// One of the three sorted sets the dispatcher works through.
     pub fn queue(&self, queue: Queue) -> String {
         format!("{}{}", self.prefix, queue.name())
+    }
+
+    /// `<prefix>leases`: the dispatch rounds not acknowledged yet, by the end of their lease.
+    pub fn leases(&self) -> String {
+        format!("{}leases", self.prefix)
     }
 
     /// `<prefix>wake`: the pub/sub channel on which a replica tells the others' dispatchers

@@ -219,11 +219,11 @@ return members
 /// little later to claim ahead) in due order and takes their pending occurrences due by the
 /// horizon, at most `ARGV[5]` reminders in all: each becomes `s`ent. What a claim takes is
 /// held under one lease (`ARGV[6]`, the dispatcher's lease id for this round): the list
-/// `lease:<id>` of (stem, n) pairs, and the member `~<id>` of `due` at `ARGV[3] + ARGV[4]`,
-/// when the lease runs out. The acknowledgement ends the lease; a lease that ran out (the
-/// dispatcher crashed, or could not publish) comes up in `due` like a step, and the next
-/// claim takes over what it held and returns it again. So a claim writes one record per
-/// round, not one per step, and the acknowledgement never touches a step.
+/// `lease:<id>` of (stem, n) pairs, and the member `<id>` of the sorted set `leases` at
+/// `ARGV[3] + ARGV[4]`, when the lease runs out. The acknowledgement ends the lease; what a
+/// lease that ran out held (the dispatcher crashed, or could not publish) the next claim
+/// takes over first and returns again. So a claim writes one record per round, not one per
+/// step, and the acknowledgement never touches a step.
 ///
 /// A claimed step goes back into `due` at once, at its first pending occurrence not taken
 /// (or leaves it when none is left). A step whose share the batch cut short is thus
@@ -249,10 +249,11 @@ pub fn claim_and_send() -> String {
     with_common(
         r"
 local now_ms, horizon, lease, batch = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local lease_member, lookahead = '~' .. ARGV[6], tonumber(ARGV[7])
-local due_key = p .. 'due'
+local lease_id, lookahead = ARGV[6], tonumber(ARGV[7])
+local due_key, leases_key = p .. 'due', p .. 'leases'
 -- One more than the claim may take: its score bounds the last claimed step's share.
 local heads = redis.call('ZRANGEBYSCORE', due_key, '-inf', horizon, 'WITHSCORES', 'LIMIT', 0, batch + 1)
+local expired = redis.call('ZRANGEBYSCORE', leases_key, '-inf', now_ms, 'LIMIT', 0, 8)
 local out, taken, held = {}, 0, {}
 local due_writes = batch_writes(due_key)
 local function park(stem, why)
@@ -267,105 +268,104 @@ local function hold(st, stem, n, patient, step_id, due, grace)
   held[#held + 1] = stem
   held[#held + 1] = n
 end
+-- Leases that ran out first: their dispatcher is gone or could not publish, and what they
+-- held is the most overdue. It goes out again under this claim's lease (a late
+-- acknowledgement of the old one finds it gone and writes nothing).
+for _, id in ipairs(expired) do
+  if taken >= batch then break end
+  if id ~= lease_id then
+    local old = p .. 'lease:' .. id
+    local items = redis.call('LRANGE', old, 0, -1)
+    for i = 1, #items - 1, 2 do
+      local stem, k = items[i], items[i + 1]
+      local f = redis.call('HMGET', p .. 'step:' .. stem, 'patient', 'id', 'o' .. k, 'start')
+      local due, grace, st = parse(f[3], f[4])
+      if f[1] and f[2] and (st == 's' or st == 'm') then
+        hold(st, stem, k, f[1], f[2], due, grace)
+      end
+    end
+    redis.call('DEL', old)
+    redis.call('ZREM', leases_key, id)
+  end
+end
 for j = 1, math.min(#heads / 2, batch) do
   if taken >= batch then break end
-  local member = heads[2 * j - 1]
-  if string.byte(member, 1) == 126 then
-    -- `~<id>`: a lease. Once it has run out, its dispatcher is gone or could not publish:
-    -- what it held goes out again under this claim's lease (its acknowledgement, if it
-    -- comes late, finds the lease gone and writes nothing).
-    if tonumber(heads[2 * j]) <= now_ms and member ~= lease_member then
-      local old = p .. 'lease:' .. string.sub(member, 2)
-      local items = redis.call('LRANGE', old, 0, -1)
-      for i = 1, #items - 1, 2 do
-        local stem, k = items[i], items[i + 1]
-        local f = redis.call('HMGET', p .. 'step:' .. stem, 'patient', 'id', 'o' .. k, 'start')
-        local due, grace, st = parse(f[3], f[4])
-        if f[1] and f[2] and (st == 's' or st == 'm') then
-          hold(st, stem, k, f[1], f[2], due, grace)
-        end
-      end
-      redis.call('DEL', old)
-      due_writes.drop(member)
-    end
+  local stem = heads[2 * j - 1]
+  -- A step takes its occurrences due no later than the next step's first: the claim
+  -- takes reminders in due order across steps, not one step's whole backlog first.
+  local bound = tonumber(heads[2 * j + 2] or horizon)
+  local sk = p .. 'step:' .. stem
+  local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed', 'count', 'start')
+  local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
+  local unsent, missed = tonumber(f[7] or '0'), tonumber(f[8] or '0')
+  if not f[2] then
+    due_writes.drop(stem)
+  elseif not (f[1] and n and last and unsent and missed) then
+    park(stem, 'fields')
   else
-    local stem = member
-    -- A step takes its occurrences due no later than the next step's first: the claim
-    -- takes reminders in due order across steps, not one step's whole backlog first.
-    local bound = tonumber(heads[2 * j + 2] or horizon)
-    local sk = p .. 'step:' .. stem
-    local f = redis.call('HMGET', sk, 'patient', 'id', 'status', 'first_unsent', 'next', 'inflight', 'unsent', 'missed', 'count', 'start')
-    local n, last = tonumber(f[4] or '0'), tonumber(f[5] or '0')
-    local unsent, missed = tonumber(f[7] or '0'), tonumber(f[8] or '0')
-    if not f[2] then
-      due_writes.drop(stem)
-    elseif not (f[1] and n and last and unsent and missed) then
-      park(stem, 'fields')
-    else
-      local patient, step_id = f[1], f[2]
-      local writes, head, corrupt = {}, nil, nil
-      if (f[6] or '') ~= '' then
-        -- Stored by a version that kept a step's reminders in flight in the step itself.
-        for k in string.gmatch(f[6], '%d+') do
-          local due, grace, st = parse(redis.call('HGET', sk, 'o' .. k), f[10])
-          if st == 's' or st == 'm' then hold(st, stem, k, patient, step_id, due, grace) end
-        end
-        redis.call('HDEL', sk, 'inflight', 'head')
+    local patient, step_id = f[1], f[2]
+    local writes, head, corrupt = {}, nil, nil
+    if (f[6] or '') ~= '' then
+      -- Stored by a version that kept a step's reminders in flight in the step itself.
+      for k in string.gmatch(f[6], '%d+') do
+        local due, grace, st = parse(redis.call('HGET', sk, 'o' .. k), f[10])
+        if st == 's' or st == 'm' then hold(st, stem, k, patient, step_id, due, grace) end
       end
-      while n < last and not head and not corrupt do
-        -- Three records a read: usually the one due now and the next, not due yet.
-        local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
-        for i = 1, 3 do
-          if n >= last then break end
-          local due, grace, st = parse(recs[i], f[10])
-          if recs[i] and not st then
-            corrupt = 'o' .. n
+      redis.call('HDEL', sk, 'inflight', 'head')
+    end
+    while n < last and not head and not corrupt do
+      -- Three records a read: usually the one due now and the next, not due yet.
+      local recs = redis.call('HMGET', sk, 'o' .. n, 'o' .. (n + 1), 'o' .. (n + 2))
+      for i = 1, 3 do
+        if n >= last then break end
+        local due, grace, st = parse(recs[i], f[10])
+        if recs[i] and not st then
+          corrupt = 'o' .. n
+          break
+        end
+        if st == 'p' then
+          local due_ms = tonumber(due) * 1000
+          if due_ms > bound or taken >= batch then
+            head = due_ms
             break
           end
-          if st == 'p' then
-            local due_ms = tonumber(due) * 1000
-            if due_ms > bound or taken >= batch then
-              head = due_ms
-              break
-            end
-            unsent = unsent - 1
-            local key = 'o' .. n
-            if f[3] == 'cancelled' then
-              -- Replacement cancels these; one it missed is cancelled here rather than sent.
-              writes[#writes + 1] = key
-              writes[#writes + 1] = with_state(recs[i], 'c')
-            elseif (tonumber(due) + tonumber(grace)) * 1000 < now_ms then
-              -- Its check-in window closed before it could be sent (the dispatchers were
-              -- down): missed, not sent; the patient is not told of a dose they can no
-              -- longer check in.
-              missed = missed + 1
-              writes[#writes + 1] = key
-              writes[#writes + 1] = with_state(recs[i], 'm')
-              hold('m', stem, n, patient, step_id, due, grace)
-            else
-              writes[#writes + 1] = key
-              writes[#writes + 1] = with_state(recs[i], 's')
-              hold('s', stem, n, patient, step_id, due, grace)
-            end
+          unsent = unsent - 1
+          local key = 'o' .. n
+          if f[3] == 'cancelled' then
+            -- Replacement cancels these; one it missed is cancelled here rather than sent.
+            writes[#writes + 1] = key
+            writes[#writes + 1] = with_state(recs[i], 'c')
+          elseif (tonumber(due) + tonumber(grace)) * 1000 < now_ms then
+            -- Its check-in window closed before it could be sent (the dispatchers were
+            -- down): missed, not sent; the patient is not told of a dose they can no
+            -- longer check in.
+            missed = missed + 1
+            writes[#writes + 1] = key
+            writes[#writes + 1] = with_state(recs[i], 'm')
+            hold('m', stem, n, patient, step_id, due, grace)
+          else
+            writes[#writes + 1] = key
+            writes[#writes + 1] = with_state(recs[i], 's')
+            hold('s', stem, n, patient, step_id, due, grace)
           end
-          n = n + 1
         end
+        n = n + 1
       end
-      redis.call('HSET', sk, 'first_unsent', n, 'unsent', unsent, 'missed', missed, unpack(writes))
-      if corrupt then
-        -- What was taken before the corrupt record is published and acknowledged; the
-        -- step stays out of `due` until someone repairs it.
-        park(stem, corrupt)
-      elseif head then
-        due_writes.add(head, stem)
-      else
-        due_writes.drop(stem)
-      end
-      -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
-      if f[3] == 'active' and unsent < lookahead
-         and (f[9] == nil or f[9] == '' or last < tonumber(f[9]) + missed) then
-        out[#out + 1] = {'more', stem}
-      end
+    end
+    redis.call('HSET', sk, 'first_unsent', n, 'unsent', unsent, 'missed', missed, unpack(writes))
+    if corrupt then
+      -- What was taken before the corrupt record is published and acknowledged; the
+      -- step stays out of `due` until someone repairs it.
+      park(stem, corrupt)
+    elseif head then
+      due_writes.add(head, stem)
+    else
+      due_writes.drop(stem)
+    end
+    -- More occurrences: active, fewer than `lookahead` unsent, course not all materialised.
+    if f[3] == 'active' and unsent < lookahead
+       and (f[9] == nil or f[9] == '' or last < tonumber(f[9]) + missed) then
+      out[#out + 1] = {'more', stem}
     end
   end
 end
@@ -374,7 +374,7 @@ if #held > 0 then
   for i = 1, #held, 1000 do
     redis.call('RPUSH', key, unpack(held, i, math.min(i + 999, #held)))
   end
-  due_writes.add(horizon + lease, lease_member)
+  redis.call('ZADD', leases_key, horizon + lease, lease_id)
 end
 due_writes.flush()
 return out
@@ -407,16 +407,16 @@ end
 pub fn acknowledge_sent() -> String {
     with_common(
         r"
-local member, key, feed_max = '~' .. ARGV[2], p .. 'lease:' .. ARGV[2], ARGV[3]
+local id, key, feed_max = ARGV[2], p .. 'lease:' .. ARGV[2], ARGV[3]
 local first = 5 + 2 * tonumber(ARGV[4])
-if not redis.call('ZSCORE', p .. 'due', member) then return 0 end
+if not redis.call('ZSCORE', p .. 'leases', id) then return 0 end
 redis.call('DEL', key)
 if first > 5 then
   for i = 5, first - 1, 1000 do
     redis.call('RPUSH', key, unpack(ARGV, i, math.min(i + 999, first - 1)))
   end
 else
-  redis.call('ZREM', p .. 'due', member)
+  redis.call('ZREM', p .. 'leases', id)
 end
 local grace_writes = batch_writes(p .. 'grace')
 for i = first, #ARGV - 4, 5 do

@@ -590,15 +590,16 @@ impl Store {
         Ok(())
     }
 
-    /// The earliest score (ms) in any of the dispatcher's queues.
+    /// The earliest score (ms) in any of the dispatcher's queues, or end of a lease.
     pub async fn earliest(&self) -> Result<Option<i64>, StoreError> {
         let mut pipe = redis::pipe();
-        for queue in Queue::ALL {
-            pipe.cmd("ZRANGE")
-                .arg(self.keys.queue(queue))
-                .arg(0)
-                .arg(0)
-                .arg("WITHSCORES");
+        let leases = self.keys.leases();
+        for key in Queue::ALL
+            .map(|queue| self.keys.queue(queue))
+            .iter()
+            .chain([&leases])
+        {
+            pipe.cmd("ZRANGE").arg(key).arg(0).arg(0).arg("WITHSCORES");
         }
         let mut connection = self.connection.clone();
         let heads: Vec<Vec<(String, f64)>> = pipe.query_async(&mut connection).await?;

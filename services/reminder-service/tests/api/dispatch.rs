@@ -189,11 +189,11 @@ async fn feed_lens(store: &Store, patients: &[Uuid]) -> Vec<usize> {
     lens
 }
 
-/// The members of `due` that are leases (`~<id>`), and the keys of lease lists left.
+/// The leases not ended (members of `leases`), and the keys of lease lists left.
 async fn leases_left(prefix: &str) -> (Vec<String>, Vec<String>) {
     let mut connection = redis().await;
-    let due: Vec<String> = redis::cmd("ZRANGE")
-        .arg(format!("{prefix}due"))
+    let leases: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{prefix}leases"))
         .arg(0)
         .arg(-1)
         .query_async(&mut connection)
@@ -204,10 +204,7 @@ async fn leases_left(prefix: &str) -> (Vec<String>, Vec<String>) {
         .query_async(&mut connection)
         .await
         .unwrap();
-    (
-        due.into_iter().filter(|m| m.starts_with('~')).collect(),
-        lists,
-    )
+    (leases, lists)
 }
 
 #[tokio::test]
@@ -484,31 +481,24 @@ async fn reminders_claimed_ahead_go_out_at_their_instant_not_before() {
     app.set_time("2026-06-01T07:59:59.200Z");
     let claimed = eventually(WITHIN, "the reminders to be claimed ahead", || async {
         let mut connection = redis().await;
-        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(
-                app.store
-                    .keys()
-                    .queue(hospital_reminder_service::store::Queue::Due),
-            )
+        let leases: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(app.store.keys().leases())
             .arg("-inf")
             .arg("+inf")
             .arg("WITHSCORES")
             .query_async(&mut connection)
             .await
             .unwrap();
-        // Held under the round's one lease (a `~<id>` member of `due` ending after 08:00,
-        // its list of (stem, n) pairs).
+        // Held under the round's one lease (ending after 08:00, its list of (stem, n) pairs).
         let mut held = 0;
-        for member in due.chunks(2) {
-            if let Some(lease) = member[0].strip_prefix('~') {
-                assert!(member[1].parse::<i64>().unwrap() > 1_780_300_800_000);
-                let pairs: usize = redis::cmd("LLEN")
-                    .arg(format!("{}lease:{lease}", app.store.keys().prefix()))
-                    .query_async(&mut connection)
-                    .await
-                    .unwrap();
-                held += pairs / 2;
-            }
+        for lease in leases.chunks(2) {
+            assert!(lease[1].parse::<i64>().unwrap() > 1_780_300_800_000);
+            let pairs: usize = redis::cmd("LLEN")
+                .arg(format!("{}lease:{}", app.store.keys().prefix(), lease[0]))
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            held += pairs / 2;
         }
         (held == 2).then_some(held)
     })
