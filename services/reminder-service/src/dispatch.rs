@@ -12,7 +12,7 @@
 //! once: a member is claimed by one at a time.
 //!
 //! No polling: with nothing due a dispatcher sleeps until the earliest score in the three
-//! sets, and wakes early when something is scheduled: at once in this process, and through
+//! sets (or the end of a lease), and wakes early when something is scheduled: at once in this process, and through
 //! a Redis channel (`<prefix>wake`) in the other replicas. `max_idle` bounds a sleep in case a
 //! wake-up message is lost (Redis pub/sub does not keep messages for a subscriber that is
 //! reconnecting).
@@ -624,7 +624,7 @@ impl Dispatcher {
         let mut next_unpark = tokio::time::Instant::now();
         while !cancel.is_cancelled() {
             if tokio::time::Instant::now() >= next_unpark {
-                next_unpark += UNPARK_EVERY;
+                next_unpark = tokio::time::Instant::now() + UNPARK_EVERY;
                 self.unpark().await;
             }
             // Registered before looking, so a wake-up between the look and the sleep counts.
