@@ -127,6 +127,10 @@ pub struct RedisSettings {
     /// `REMINDER__REDIS__KEY_PREFIX`: every key the service writes starts with it (tests
     /// give each test its own).
     pub key_prefix: String,
+    /// `REMINDER__REDIS__RECORD_FORM`: `compact` (default) or `epoch`, how new occurrence
+    /// records are written (both are read): `epoch` while replicas of a version before
+    /// compact records still run, during a rolling upgrade.
+    pub record_form: crate::store::RecordForm,
 }
 
 impl Default for RedisSettings {
@@ -134,6 +138,7 @@ impl Default for RedisSettings {
         Self {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: "hospital:".into(),
+            record_form: crate::store::RecordForm::Compact,
         }
     }
 }
@@ -250,6 +255,25 @@ mod tests {
         assert_eq!(s.events.exchange, "hospital.events");
         assert_eq!(s.events.queue_prefix, "reminder-service");
         assert_eq!(s.auth.url, "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn records_are_compact_unless_a_rolling_upgrade_asks_for_the_older_form() {
+        let s: Settings = load_from(ENV_PREFIX, vars(&[KEYS])).unwrap();
+        assert_eq!(s.redis.record_form, crate::store::RecordForm::Compact);
+        let s: Settings = load_from(
+            ENV_PREFIX,
+            vars(&[KEYS, ("REMINDER__REDIS__RECORD_FORM", "epoch")]),
+        )
+        .unwrap();
+        assert_eq!(s.redis.record_form, crate::store::RecordForm::Epoch);
+        let err = load_from::<Settings>(
+            ENV_PREFIX,
+            vars(&[KEYS, ("REMINDER__REDIS__RECORD_FORM", "text")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.to_lowercase().contains("record_form"), "{err}");
     }
 
     #[test]

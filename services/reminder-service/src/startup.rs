@@ -128,7 +128,8 @@ impl Application {
     /// [`Application::build`] with the given clock (tests move a manual one).
     #[allow(clippy::unused_async, clippy::too_many_lines)]
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
-        let store = Store::connect(&settings.redis.url, &settings.redis.key_prefix)?;
+        let store = Store::connect(&settings.redis.url, &settings.redis.key_prefix)?
+            .with_record_form(settings.redis.record_form);
         let keyring = Keyring::from_spec(&settings.crypto.keys)?;
         let http_client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))

@@ -102,11 +102,33 @@ fn instant(at: DateTime<Utc>) -> String {
 }
 
 /// The Redis of the service, behind methods that say what they do.
+/// How new occurrence records are stored. `Compact` (`<due>:<grace>:<state>:<at>`, seconds
+/// after the step's `start`) takes half the bytes; `Epoch` (`<due>|<grace>|<state>|<at>`,
+/// seconds since the epoch) is what versions before it read, for a rolling upgrade while
+/// they still run. Both forms are always read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordForm {
+    #[default]
+    Compact,
+    Epoch,
+}
+
+impl RecordForm {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Compact => "compact",
+            Self::Epoch => "epoch",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     client: redis::Client,
     connection: ConnectionManager,
     keys: Keys,
+    record_form: RecordForm,
     apply: Script,
     scripts: std::sync::Arc<Scripts>,
 }
@@ -165,6 +187,7 @@ impl Store {
             client,
             connection,
             keys: Keys::new(key_prefix),
+            record_form: RecordForm::default(),
             apply: Script::new(APPLY),
             scripts: std::sync::Arc::new(Scripts::new()),
         })
@@ -172,6 +195,13 @@ impl Store {
 
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// The same store, writing new occurrence records in `form`.
+    #[must_use]
+    pub fn with_record_form(mut self, form: RecordForm) -> Self {
+        self.record_form = form;
+        self
     }
 
     /// `PING`, for `/readyz`.

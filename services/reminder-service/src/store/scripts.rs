@@ -102,7 +102,8 @@ fn with_common(body: &str) -> String {
 
 /// `steps.extracted`: replaces the patient's steps with the note's, unless a newer note's are
 /// stored. KEYS: event, steps, user, history, due. `ARGV[2]`: the JSON of
-/// `store::plan::Replacement`, then each step's sealed text (bytes), checklist first.
+/// `store::plan::Replacement`, `ARGV[3]` the record form (`compact` or `epoch`, see
+/// `store::RecordForm`), then each step's sealed text (bytes), checklist first.
 /// Returns `{1, cancelled}` applied, `{0}` a duplicate of an event answered `{2}` before,
 /// `{2}` an older (or the same) note (its event id is remembered for a week), `{3, zone}`
 /// the time zone changed since the caller read it (compute again), `{5}` a step id already
@@ -111,6 +112,7 @@ pub fn replace_steps() -> String {
     with_common(
         r"
 local r = cjson.decode(ARGV[2])
+local epoch = ARGV[3] == 'epoch'
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 local cur_at = redis.call('HGET', KEYS[2], 'note_created_at')
 if cur_at then
@@ -163,8 +165,8 @@ for _, field in ipairs({'checklist', 'plan'}) do
 end
 
 local checklist, plan = {}, {}
--- The texts follow the JSON, one argument each, checklist first.
-local text = 2
+-- The texts follow the JSON and the record form, one argument each, checklist first.
+local text = 3
 for _, s in ipairs(r.checklist) do
   text = text + 1
   redis.call('HSET', p .. 'step:' .. s.stem, 'id', s.id, 'patient', r.patient,
@@ -180,7 +182,7 @@ for _, s in ipairs(r.plan) do
     'start', s.start, 'count', s.count, 'missed', 0, 'done', 0, 'next', s.next,
     'last_due', s.last_due, 'unsent', #s.occurrences, 'first_unsent', 0)
   for _, o in ipairs(s.occurrences) do
-    redis.call('HSET', sk, 'o' .. o.n, stored(o.record, s.start))
+    redis.call('HSET', sk, 'o' .. o.n, epoch and o.record or stored(o.record, s.start))
   end
   if s.occurrences[1] then
     redis.call('ZADD', KEYS[5], s.occurrences[1].score, s.stem)
@@ -558,7 +560,8 @@ return {'done', rec, needs_more(KEYS[1], tonumber(ARGV[5])) and 1 or 0}
     ))
 }
 
-/// Materialises more occurrences. `ARGV[2]`: JSON list of `store::plan::TopUp`. For each
+/// Materialises more occurrences. `ARGV[2]`: JSON list of `store::plan::TopUp`, `ARGV[3]`
+/// the record form (`compact` or `epoch`). For each
 /// step still `active` whose `next` is what the caller read: the occurrences from `from` to
 /// `next - 1` (pending ones a time-zone change moves) are removed, then the new ones added.
 /// A step changed meanwhile is left alone (its next change tops it up). Returns how many
@@ -583,7 +586,7 @@ for _, t in ipairs(cjson.decode(ARGV[2])) do
     end
     local added = 0
     for _, o in ipairs(t.occurrences) do
-      redis.call('HSET', sk, 'o' .. o.n, stored(o.record, f[3]))
+      redis.call('HSET', sk, 'o' .. o.n, ARGV[3] == 'epoch' and o.record or stored(o.record, f[3]))
       added = added + 1
     end
     redis.call('HINCRBY', sk, 'unsent', added - (t.expect_next - t.from))

@@ -370,7 +370,8 @@ impl Store {
             .key(self.keys.history(patient_id))
             .key(self.keys.queue(Queue::Due))
             .arg(self.keys.prefix())
-            .arg(payload);
+            .arg(payload)
+            .arg(self.record_form.name());
         // The texts are bytes, which JSON cannot carry: one argument each, checklist first.
         for text in replacement
             .checklist
@@ -691,6 +692,7 @@ impl Store {
             .top_up
             .arg(self.keys.prefix())
             .arg(payload)
+            .arg(self.record_form.name())
             .invoke_async(&mut connection)
             .await?)
     }

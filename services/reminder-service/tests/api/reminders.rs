@@ -669,6 +669,72 @@ async fn steps_stored_with_records_in_epoch_seconds_are_still_sent_listed_and_ch
 }
 
 #[tokio::test]
+async fn during_a_rolling_upgrade_records_can_be_written_in_the_older_form() {
+    // `REMINDER__REDIS__RECORD_FORM=epoch`: what replicas of the version before compact
+    // records read, for every record written (stored steps and top-ups alike).
+    let mut settings = crate::helpers::test_settings();
+    settings.redis.record_form = hospital_reminder_service::store::RecordForm::Epoch;
+    let app = crate::helpers::spawn_app_with_clock_and(settings).await;
+    let patient = patient_with_steps(&app).await;
+    let records = || async {
+        let mut redis = redis().await;
+        let mut records = Vec::new();
+        for key in app
+            .keys()
+            .await
+            .into_iter()
+            .filter(|k| k.contains(":step:"))
+        {
+            let step: HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(&key)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            records.extend(
+                step.into_iter()
+                    .filter(|(f, _)| f.starts_with('o'))
+                    .map(|(_, record)| record),
+            );
+        }
+        records
+    };
+    let stored = records().await;
+    assert!(!stored.is_empty());
+    assert!(
+        stored.iter().all(|r| r.contains('|') && !r.contains(':')),
+        "{stored:?}"
+    );
+
+    app.set_time("2026-06-01T08:00:00Z");
+    let due = app.wait_for_reminders(patient, "due", 1).await;
+    // The first one went out and the course's next occurrence was added, in the same form.
+    app.wait_for_reminders(patient, "upcoming", 3).await;
+    let topped_up = records().await;
+    assert!(topped_up.len() > stored.len(), "{topped_up:?}");
+    assert!(
+        topped_up
+            .iter()
+            .all(|r| r.contains('|') && !r.contains(':')),
+        "{topped_up:?}"
+    );
+    let first = due[0]["id"].as_str().unwrap().to_owned();
+    app.set_time("2026-06-01T08:10:00Z");
+    let checked = app
+        .post_as(
+            &format!("/reminders/{first}/check-in"),
+            patient,
+            Role::Patient,
+        )
+        .await;
+    assert_eq!(checked.status(), 200);
+    assert!(records()
+        .await
+        .iter()
+        .any(|r| r.ends_with(&format!("|d|{}", 1_780_301_400))));
+    app.stop_and_clean().await;
+}
+
+#[tokio::test]
 async fn a_grace_entry_left_for_a_checked_in_reminder_ends_without_a_miss() {
     // A check-in can land while its reminder is in flight, before the dispatcher's
     // acknowledgement starts the grace period: that grace entry must come to nothing.
