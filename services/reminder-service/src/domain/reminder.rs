@@ -168,24 +168,29 @@ impl OccurrenceRecord {
     /// then half the bytes, which brings a step's hash under an allocation size class), or
     /// the text form, as steps stored before hold it.
     pub fn from_stored(stored: &str, start: Option<i64>) -> Result<Self, MalformedRecord> {
-        if !stored.contains(':') {
-            return stored.parse();
+        if stored.contains(':') {
+            Self::from_parts(stored, ':', start.ok_or(MalformedRecord)?)
+        } else {
+            stored.parse()
         }
-        let start = start.ok_or(MalformedRecord)?;
-        let mut parts = stored.split(':');
+    }
+
+    /// `<due><sep><grace><sep><state><sep><checked in at>`, the instants `base` + seconds.
+    fn from_parts(text: &str, sep: char, base: i64) -> Result<Self, MalformedRecord> {
+        let mut parts = text.split(sep);
         let mut next = || parts.next().ok_or(MalformedRecord);
-        let offset = |part: &str| -> Result<i64, MalformedRecord> {
+        let instant = |part: &str| -> Result<i64, MalformedRecord> {
             let seconds: i64 = part.parse().map_err(|_| MalformedRecord)?;
-            start.checked_add(seconds).ok_or(MalformedRecord)
+            base.checked_add(seconds).ok_or(MalformedRecord)
         };
-        let due = offset(next()?)?;
+        let due = instant(next()?)?;
         let grace = next()?.parse().map_err(|_| MalformedRecord)?;
         let state = OccurrenceState::from_letter(next()?).ok_or(MalformedRecord)?;
         let at = next()?;
         let checked_in_at = if at.is_empty() {
             None
         } else {
-            Some(offset(at)?)
+            Some(instant(at)?)
         };
         if parts.next().is_some() {
             return Err(MalformedRecord);
@@ -208,23 +213,7 @@ impl FromStr for OccurrenceRecord {
     type Err = MalformedRecord;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut parts = s.split('|');
-        let mut next = || parts.next().ok_or(MalformedRecord);
-        let due = next()?.parse().map_err(|_| MalformedRecord)?;
-        let grace = next()?.parse().map_err(|_| MalformedRecord)?;
-        let state = OccurrenceState::from_letter(next()?).ok_or(MalformedRecord)?;
-        let at = next()?;
-        let checked_in_at = if at.is_empty() {
-            None
-        } else {
-            Some(at.parse().map_err(|_| MalformedRecord)?)
-        };
-        Ok(Self {
-            due,
-            grace,
-            state,
-            checked_in_at,
-        })
+        Self::from_parts(s, '|', 0)
     }
 }
 
@@ -264,7 +253,7 @@ mod tests {
         r.checked_in_at = Some(1_800_000_100);
         assert_eq!(r.to_string(), "1800000000|3600|d|1800000100");
         assert_eq!(r.to_string().parse::<OccurrenceRecord>().unwrap(), r);
-        for bad in ["", "1|2", "1|2|x|", "a|2|p|", "1|2|p|z"] {
+        for bad in ["", "1|2", "1|2|x|", "a|2|p|", "1|2|p|z", "1|2|p||"] {
             assert!(bad.parse::<OccurrenceRecord>().is_err(), "{bad}");
         }
     }

@@ -604,14 +604,10 @@ async fn a_step_stored_without_its_head_is_still_sent_and_rescheduled() {
     app.stop_and_clean().await;
 }
 
-#[tokio::test]
-async fn steps_stored_with_records_in_epoch_seconds_are_still_sent_listed_and_checked_in() {
-    // Before records counted from the step's `start`, a step stored each occurrence as
-    // `<due>|<grace>|<state>|<checked in at>` in seconds since the epoch.
-    let app = spawn_app_with_clock().await;
-    let patient = patient_with_steps(&app).await;
+/// Every step hash of `app`'s prefix, by key.
+async fn step_hashes(app: &TestApp) -> Vec<(String, HashMap<String, String>)> {
     let mut redis = redis().await;
-    let mut rewritten = 0;
+    let mut steps = Vec::new();
     for key in app
         .keys()
         .await
@@ -623,6 +619,20 @@ async fn steps_stored_with_records_in_epoch_seconds_are_still_sent_listed_and_ch
             .query_async(&mut redis)
             .await
             .unwrap();
+        steps.push((key, step));
+    }
+    steps
+}
+
+#[tokio::test]
+async fn steps_stored_with_records_in_epoch_seconds_are_still_sent_listed_and_checked_in() {
+    // Before records counted from the step's `start`, a step stored each occurrence as
+    // `<due>|<grace>|<state>|<checked in at>` in seconds since the epoch.
+    let app = spawn_app_with_clock().await;
+    let patient = patient_with_steps(&app).await;
+    let mut redis = redis().await;
+    let mut rewritten = 0;
+    for (key, step) in step_hashes(&app).await {
         let Some(start) = step.get("start").map(|s| s.parse::<i64>().unwrap()) else {
             continue;
         };
@@ -677,26 +687,13 @@ async fn during_a_rolling_upgrade_records_can_be_written_in_the_older_form() {
     let app = crate::helpers::spawn_app_with_clock_and(settings).await;
     let patient = patient_with_steps(&app).await;
     let records = || async {
-        let mut redis = redis().await;
-        let mut records = Vec::new();
-        for key in app
-            .keys()
+        step_hashes(&app)
             .await
             .into_iter()
-            .filter(|k| k.contains(":step:"))
-        {
-            let step: HashMap<String, String> = redis::cmd("HGETALL")
-                .arg(&key)
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-            records.extend(
-                step.into_iter()
-                    .filter(|(f, _)| f.starts_with('o'))
-                    .map(|(_, record)| record),
-            );
-        }
-        records
+            .flat_map(|(_, step)| step.into_iter())
+            .filter(|(field, _)| field.starts_with('o'))
+            .map(|(_, record)| record)
+            .collect::<Vec<String>>()
     };
     let stored = records().await;
     assert!(!stored.is_empty());
