@@ -92,6 +92,17 @@ fn one_step(patient: Uuid, dues: &[i64]) -> (String, Replacement) {
     (stem, replacement)
 }
 
+/// Writes `fields` into the hash of step `stem`, as something other than the service would.
+async fn set_step_fields(prefix: &str, stem: &str, fields: &[(&str, String)]) {
+    let mut connection = redis().await;
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{prefix}step:{stem}"))
+        .arg(fields)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+}
+
 /// A claim at `now_ms` of at most `batch` reminders under `lease` (30 s).
 fn claim(lease: Uuid, now_ms: i64, batch: usize) -> Claim {
     Claim {
@@ -310,21 +321,18 @@ async fn reminders_an_older_version_left_in_flight_in_the_step_go_out_again() {
     let sent_record = OccurrenceRecord::pending(T0, 10 * 24 * HOUR)
         .to_string()
         .replace("|p|", "|s|");
-    let _: () = redis::cmd("HSET")
-        .arg(&step_key)
-        .arg("o0")
-        .arg(&sent_record)
-        .arg("inflight")
-        .arg("0")
-        .arg("first_unsent")
-        .arg(1)
-        .arg("unsent")
-        .arg(1)
-        .arg("head")
-        .arg((T0 + HOUR) * 1000)
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    set_step_fields(
+        &prefix,
+        &stem,
+        &[
+            ("o0", sent_record),
+            ("inflight", "0".to_owned()),
+            ("first_unsent", "1".to_owned()),
+            ("unsent", "1".to_owned()),
+            ("head", ((T0 + HOUR) * 1000).to_string()),
+        ],
+    )
+    .await;
     let _: () = redis::cmd("ZADD")
         .arg(format!("{prefix}due"))
         .arg((T0 + 30) * 1000)
@@ -366,20 +374,8 @@ async fn a_corrupt_record_is_parked_the_other_steps_go_out_and_once_repaired_it_
     let bad_fields = seed_step(&store, &[T0]).await;
     let healthy = seed_step(&store, &[T0 + 60, T0 + 3 * HOUR]).await;
     let mut connection = redis().await;
-    let _: () = redis::cmd("HSET")
-        .arg(format!("{prefix}step:{broken}"))
-        .arg("o1")
-        .arg("garbage")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("HSET")
-        .arg(format!("{prefix}step:{bad_fields}"))
-        .arg("first_unsent")
-        .arg("x")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    set_step_fields(&prefix, &broken, &[("o1", "garbage".to_owned())]).await;
+    set_step_fields(&prefix, &bad_fields, &[("first_unsent", "x".to_owned())]).await;
 
     let now_ms = (T0 + 2 * HOUR) * 1000;
     let lease = Uuid::new_v4();
@@ -420,13 +416,12 @@ async fn a_corrupt_record_is_parked_the_other_steps_go_out_and_once_repaired_it_
     assert_eq!(store.unpark(100).await.unwrap(), 0);
     // Once the broken record is repaired (as the service stores it: seconds after the
     // step's start, T0), that step goes back into `due` and its second reminder goes out.
-    let _: () = redis::cmd("HSET")
-        .arg(format!("{prefix}step:{broken}"))
-        .arg("o1")
-        .arg(format!("{HOUR}:{}:p:", 10 * 24 * HOUR))
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    set_step_fields(
+        &prefix,
+        &broken,
+        &[("o1", format!("{HOUR}:{}:p:", 10 * 24 * HOUR))],
+    )
+    .await;
     assert_eq!(store.unpark(100).await.unwrap(), 1);
     let rest = drain(&store, (T0 + 5 * HOUR) * 1000, 100).await;
     assert_eq!(rest, [vec![T0 + HOUR]]);

@@ -361,6 +361,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST /reminders/{reminder_id}/check-in` as the patient `patient`.
+    pub async fn check_in(&self, reminder_id: &str, patient: Uuid) -> reqwest::Response {
+        self.post_as(
+            &format!("/reminders/{reminder_id}/check-in"),
+            patient,
+            Role::Patient,
+        )
+        .await
+    }
+
     /// `GET path` as `user`: status and JSON body.
     pub async fn json_as(&self, path: &str, user: Uuid, role: Role) -> (u16, serde_json::Value) {
         let response = self.get_as(path, user, role).await;

@@ -105,13 +105,7 @@ async fn steps_become_reminders_that_are_sent_when_due_and_checked_in() {
     app.wait_for_reminders(patient, "upcoming", 3).await;
 
     app.set_time("2026-06-01T08:10:00Z");
-    let response = app
-        .post_as(
-            &format!("/reminders/{first}/check-in"),
-            patient,
-            Role::Patient,
-        )
-        .await;
+    let response = app.check_in(&first, patient).await;
     assert_eq!(response.status(), 200);
     let checked: Value = response.json().await.unwrap();
     assert_eq!(checked["status"], "done");
@@ -120,16 +114,7 @@ async fn steps_become_reminders_that_are_sent_when_due_and_checked_in() {
 
     // Twice: the same answer, nothing new.
     app.set_time("2026-06-01T08:20:00Z");
-    let again: Value = app
-        .post_as(
-            &format!("/reminders/{first}/check-in"),
-            patient,
-            Role::Patient,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again: Value = app.check_in(&first, patient).await.json().await.unwrap();
     assert_eq!(again, checked);
     assert_eq!(
         ids(&app.reminders(patient, Some("done")).await),
@@ -199,26 +184,14 @@ async fn check_in_is_open_only_within_the_grace_period_and_a_miss_extends_the_co
 
     // 61 minutes early: refused, nothing changed.
     app.set_time("2026-06-01T06:59:00Z");
-    let early = app
-        .post_as(
-            &format!("/reminders/{first}/check-in"),
-            patient,
-            Role::Patient,
-        )
-        .await;
+    let early = app.check_in(&first, patient).await;
     assert_eq!(early.status(), 409);
     let body: Value = early.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_yet_due");
 
     // 30 minutes early is within the grace period.
     app.set_time("2026-06-01T07:30:00Z");
-    let response = app
-        .post_as(
-            &format!("/reminders/{first}/check-in"),
-            patient,
-            Role::Patient,
-        )
-        .await;
+    let response = app.check_in(&first, patient).await;
     assert_eq!(response.status(), 200);
 
     // The second is sent, then passes its grace period unanswered: missed.
@@ -230,13 +203,7 @@ async fn check_in_is_open_only_within_the_grace_period_and_a_miss_extends_the_co
     .await;
     app.set_time("2026-06-01T21:00:01Z");
     app.wait_for_reminders(patient, "missed", 1).await;
-    let late = app
-        .post_as(
-            &format!("/reminders/{second}/check-in"),
-            patient,
-            Role::Patient,
-        )
-        .await;
+    let late = app.check_in(&second, patient).await;
     assert_eq!(late.status(), 409);
     let body: Value = late.json().await.unwrap();
     assert_eq!(body["error"]["code"], "already_missed");
@@ -662,13 +629,7 @@ async fn steps_stored_with_records_in_epoch_seconds_are_still_sent_listed_and_ch
     let due = app.wait_for_reminders(patient, "due", 1).await;
     let first = due[0]["id"].as_str().unwrap().to_owned();
     app.set_time("2026-06-01T08:10:00Z");
-    let response = app
-        .post_as(
-            &format!("/reminders/{first}/check-in"),
-            patient,
-            Role::Patient,
-        )
-        .await;
+    let response = app.check_in(&first, patient).await;
     assert_eq!(response.status(), 200);
     let checked: Value = response.json().await.unwrap();
     assert_eq!(checked["status"], "done");
@@ -716,13 +677,7 @@ async fn during_a_rolling_upgrade_records_can_be_written_in_the_older_form() {
     );
     let first = due[0]["id"].as_str().unwrap().to_owned();
     app.set_time("2026-06-01T08:10:00Z");
-    let checked = app
-        .post_as(
-            &format!("/reminders/{first}/check-in"),
-            patient,
-            Role::Patient,
-        )
-        .await;
+    let checked = app.check_in(&first, patient).await;
     assert_eq!(checked.status(), 200);
     assert!(records()
         .await
@@ -741,13 +696,7 @@ async fn a_grace_entry_left_for_a_checked_in_reminder_ends_without_a_miss() {
     let due = app.wait_for_reminders(patient, "due", 1).await;
     let first = due[0]["id"].as_str().unwrap().to_owned();
     app.set_time("2026-06-01T08:10:00Z");
-    let checked = app
-        .post_as(
-            &format!("/reminders/{first}/check-in"),
-            patient,
-            Role::Patient,
-        )
-        .await;
+    let checked = app.check_in(&first, patient).await;
     assert_eq!(checked.status(), 200);
 
     let grace = format!("{}grace", app.settings.redis.key_prefix);

@@ -112,9 +112,7 @@ async fn no_clinical_word_reaches_redis_or_the_broker() {
     let due = app.wait_for_reminders(patient, "due", 1).await;
     let id = due[0]["id"].as_str().unwrap();
     assert_eq!(due[0]["title"], "Take Zyloprimazine 20 mg");
-    let checked = app
-        .post_as(&format!("/reminders/{id}/check-in"), patient, Role::Patient)
-        .await;
+    let checked = app.check_in(id, patient).await;
     assert_eq!(checked.status(), 200);
     let (_, steps) = app
         .json_as(
